@@ -1,0 +1,113 @@
+"""Activities that read and write a conversation in PostgreSQL and publish its turn events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from temporalio import activity
+
+from helpdeck.db import Database
+from helpdeck.services import turns
+from helpdeck.settings import Settings
+from helpdeck.stores.redis import TURN_STREAM_TTL_S, turn_stream_key
+
+
+@dataclass
+class RecordUserMessageInput:
+    company_id: str
+    conversation_id: str
+    turn_id: str
+    content: str
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class UserMessageRecorded:
+    message_id: str
+    seq: int
+    previous_turn_id: str | None
+    conversation_status: str
+
+
+@dataclass
+class TurnRef:
+    company_id: str
+    conversation_id: str
+    turn_id: str
+
+
+@dataclass
+class RecordReplyInput:
+    company_id: str
+    conversation_id: str
+    turn_id: str
+    # None when the bot must not answer (a human owns the conversation).
+    content: str | None
+    citations: list[dict] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReplyRecorded:
+    message_id: str | None
+    next_turn_id: str | None
+    needs_summary: bool
+
+
+class ConversationActivities:
+    def __init__(self, db: Database, redis, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+
+    @activity.defn
+    async def record_user_message(self, params: RecordUserMessageInput) -> UserMessageRecorded:
+        async with self.db.session() as session:
+            recorded = await turns.record_user_message(
+                session,
+                uuid.UUID(params.company_id),
+                uuid.UUID(params.conversation_id),
+                params.turn_id,
+                params.content,
+                params.meta,
+            )
+        return UserMessageRecorded(
+            message_id=recorded.message_id,
+            seq=recorded.seq,
+            previous_turn_id=recorded.previous_turn_id,
+            conversation_status=recorded.conversation_status,
+        )
+
+    @activity.defn
+    async def is_turn_completed(self, turn_id: str) -> bool:
+        async with self.db.session() as session:
+            return await turns.is_turn_completed(session, turn_id)
+
+    @activity.defn
+    async def record_reply(self, params: RecordReplyInput) -> ReplyRecorded:
+        async with self.db.session() as session:
+            recorded = await turns.record_reply(
+                session,
+                uuid.UUID(params.company_id),
+                uuid.UUID(params.conversation_id),
+                params.turn_id,
+                params.content,
+                params.citations,
+                params.meta,
+                self.settings.context_messages,
+                self.settings.summary_every,
+            )
+        # Publish after the commit: a reader that sees "done" finds the reply in the database.
+        # A retry publishes again; readers stop at the first "done".
+        key = turn_stream_key(params.turn_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(key, {"type": "message", "message_id": recorded.message_id or ""})
+            pipe.xadd(key, {"type": "done"})
+            pipe.expire(key, TURN_STREAM_TTL_S)
+            await pipe.execute()
+        return ReplyRecorded(
+            message_id=recorded.message_id,
+            next_turn_id=recorded.next_turn_id,
+            needs_summary=recorded.needs_summary,
+        )

@@ -1,0 +1,55 @@
+"""Structured JSON logs. Request, tenant and workflow ids ride along in context variables;
+message bodies and secrets are never logged (callers log ids and sizes, not content)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from helpdeck.settings import Settings
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+company_id_var: ContextVar[str | None] = ContextVar("company_id", default=None)
+workflow_id_var: ContextVar[str | None] = ContextVar("workflow_id", default=None)
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name, var in (
+            ("request_id", request_id_var),
+            ("company_id", company_id_var),
+            ("workflow_id", workflow_id_var),
+        ):
+            value = var.get()
+            if value:
+                entry[name] = value
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_json:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # Access logs would repeat what our request middleware logs, with less context.
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,6 @@
+"""SQLModel tables, one module per domain. Every tenant-owned row carries `company_id`."""
+
+from helpdeck.tables.conversations import Conversation, Message, Turn
+from helpdeck.tables.tenancy import ApiKey, Company
+
+__all__ = ["ApiKey", "Company", "Conversation", "Message", "Turn"]

@@ -1,0 +1,206 @@
+"""ChatTurnWorkflow: one user message in, one answer out, durable from the first moment.
+
+The story of a turn: record the question; wait for the conversation's previous turn, so turns
+never interleave; plan (is a human in charge? which models?); retrieve; generate through the
+fallback chain; record the answer; wake the next waiting turn. Only ids and short text cross
+this workflow's history: context and passages are re-read from the stores by the activities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.conversations import (
+        ConversationActivities,
+        RecordReplyInput,
+        RecordUserMessageInput,
+    )
+    from activities.models import (
+        GenerateInput,
+        GeneratedReply,
+        ModelActivities,
+        SummariseInput,
+        TurnPlanInput,
+    )
+    from activities.retrieval import RetrievalActivities, RetrieveInput
+    from workflows.summary import SummariseConversationWorkflow
+
+COMPANY_ATTR = SearchAttributeKey.for_keyword("HelpdeckCompanyId")
+CONVERSATION_ATTR = SearchAttributeKey.for_keyword("HelpdeckConversationId")
+KIND_ATTR = SearchAttributeKey.for_keyword("HelpdeckKind")
+
+# What a person sees when every model failed: honest, and it offers a human.
+CANNED_REPLY = (
+    "I'm sorry, I can't answer right now. A member of our team can help: "
+    "ask for a human and we will connect you."
+)
+
+DB_STEP = dict(
+    start_to_close_timeout=timedelta(seconds=10),
+    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5)),
+)
+PREVIOUS_TURN_CHECK_EVERY = timedelta(seconds=30)
+PREVIOUS_TURN_MAX_CHECKS = 20  # then answer anyway: a stuck turn must not silence the rest
+
+
+def turn_search_attributes(company_id: str, conversation_id: str, kind: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(COMPANY_ATTR, company_id),
+            SearchAttributePair(CONVERSATION_ATTR, conversation_id),
+            SearchAttributePair(KIND_ATTR, kind),
+        ]
+    )
+
+
+@dataclass
+class TurnInput:
+    company_id: str
+    conversation_id: str
+    turn_id: str
+    content: str
+    channel: str = "api"
+
+
+@dataclass
+class TurnResult:
+    turn_id: str
+    user_message_id: str
+    reply_message_id: str | None
+    # Why the answer is not the primary model's: "backup", "offline", "canned", "human", or None.
+    degraded: str | None = None
+
+
+@workflow.defn
+class ChatTurnWorkflow:
+    def __init__(self) -> None:
+        self._previous_done = False
+        self._stage = "received"
+
+    @workflow.signal
+    def previous_turn_done(self) -> None:
+        self._previous_done = True
+
+    @workflow.query
+    def stage(self) -> str:
+        return self._stage
+
+    @workflow.run
+    async def run(self, turn: TurnInput) -> TurnResult:
+        recorded = await workflow.execute_local_activity_method(
+            ConversationActivities.record_user_message,
+            RecordUserMessageInput(turn.company_id, turn.conversation_id, turn.turn_id, turn.content, {"channel": turn.channel}),
+            **DB_STEP,
+        )
+        if recorded.previous_turn_id:
+            self._stage = "waiting_for_previous_turn"
+            await self._wait_for_previous_turn(recorded.previous_turn_id)
+
+        self._stage = "planning"
+        plan = await workflow.execute_local_activity_method(
+            ModelActivities.plan_turn, TurnPlanInput(turn.company_id, turn.conversation_id), **DB_STEP
+        )
+        if plan.conversation_status == "escalated":
+            # A person owns this conversation: record the question, never answer it.
+            return await self._finish(turn, recorded.message_id, None, "human")
+
+        self._stage = "retrieving"
+        retrieved = await workflow.execute_activity_method(
+            RetrievalActivities.retrieve_passages,
+            RetrieveInput(turn.company_id, turn.content),
+            start_to_close_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200)),
+        )
+
+        self._stage = "generating"
+        reply, degraded = await self._generate(turn, plan.providers, retrieved.chunk_ids)
+        return await self._finish(turn, recorded.message_id, reply, degraded)
+
+    async def _wait_for_previous_turn(self, previous_turn_id: str) -> None:
+        for _ in range(PREVIOUS_TURN_MAX_CHECKS):
+            try:
+                await workflow.wait_condition(lambda: self._previous_done, timeout=PREVIOUS_TURN_CHECK_EVERY)
+                return
+            except TimeoutError:
+                # The wake-up signal is the fast path; the database is the truth.
+                done = await workflow.execute_local_activity_method(
+                    ConversationActivities.is_turn_completed, previous_turn_id, **DB_STEP
+                )
+                if done:
+                    return
+
+    async def _generate(
+        self, turn: TurnInput, providers: list[str], chunk_ids: list[str]
+    ) -> tuple[GeneratedReply | None, str | None]:
+        for slot in providers:
+            retry = RetryPolicy(
+                maximum_attempts=1 if slot == "offline" else 3,
+                initial_interval=timedelta(milliseconds=500),
+                maximum_interval=timedelta(seconds=4),
+                non_retryable_error_types=["ChatModelRejected"],
+            )
+            try:
+                reply = await workflow.execute_activity_method(
+                    ModelActivities.generate_reply,
+                    GenerateInput(turn.company_id, turn.conversation_id, turn.turn_id, slot, chunk_ids),
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=retry,
+                )
+            except ActivityError:
+                workflow.logger.warning("model slot %s failed, falling back", slot)
+                continue
+            # Degraded means "not the company's first choice", not "offline".
+            return reply, (None if slot == providers[0] else slot)
+        return None, "canned"
+
+    async def _finish(
+        self, turn: TurnInput, user_message_id: str, reply: GeneratedReply | None, degraded: str | None
+    ) -> TurnResult:
+        self._stage = "recording"
+        if degraded == "human":
+            content, citations, meta = None, [], {}
+        elif reply is None:
+            content, citations, meta = CANNED_REPLY, [], {"degraded": "canned"}
+        else:
+            content, citations = reply.text, reply.citations
+            meta = {
+                "model": reply.model,
+                "provider": reply.provider,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "latency_ms": reply.latency_ms,
+                "cost_usd": reply.cost_usd,
+                "degraded": degraded,
+            }
+        recorded = await workflow.execute_local_activity_method(
+            ConversationActivities.record_reply,
+            RecordReplyInput(turn.company_id, turn.conversation_id, turn.turn_id, content, citations, meta),
+            **DB_STEP,
+        )
+        if recorded.next_turn_id:
+            await workflow.get_external_workflow_handle(recorded.next_turn_id).signal(
+                ChatTurnWorkflow.previous_turn_done
+            )
+        if recorded.needs_summary:
+            await self._start_summary(turn)
+        self._stage = "done"
+        return TurnResult(turn.turn_id, user_message_id, recorded.message_id, degraded)
+
+    async def _start_summary(self, turn: TurnInput) -> None:
+        try:
+            await workflow.start_child_workflow(
+                SummariseConversationWorkflow.run,
+                SummariseInput(turn.company_id, turn.conversation_id),
+                id=f"summary-{turn.conversation_id}",
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=turn_search_attributes(turn.company_id, turn.conversation_id, "summary"),
+            )
+        except WorkflowAlreadyStartedError:
+            # One summary at a time per conversation; the next turn will ask again.
+            pass
