@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ from helpdeck.providers.gateway import ModelGateway
 from helpdeck.services import turns
 from helpdeck.settings import Settings
 from helpdeck.stores.redis import TURN_STREAM_TTL_S, turn_stream_key
+
+
+HEARTBEAT_EVERY_S = 1.0
+
+
+async def _heartbeat_every(seconds: float) -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(seconds)
 
 
 @dataclass
@@ -126,12 +136,17 @@ class ModelActivities:
 
         await self.redis.expire(stream, TURN_STREAM_TTL_S)
         started = time.monotonic()
+        # Heartbeats let Temporal notice a dead worker within the heartbeat timeout instead of
+        # waiting out the whole start-to-close timeout of a long generation.
+        heartbeats = asyncio.create_task(_heartbeat_every(HEARTBEAT_EVERY_S))
         try:
             result = await model.complete(request, publish)
         except ChatModelRejected as exc:
             raise ApplicationError(str(exc), type="ChatModelRejected", non_retryable=True) from exc
         except ChatModelError as exc:
             raise ApplicationError(str(exc), type="ChatModelError") from exc
+        finally:
+            heartbeats.cancel()
         latency_ms = int((time.monotonic() - started) * 1000)
         citations = [
             {

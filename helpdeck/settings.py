@@ -17,7 +17,11 @@ Tier = Literal["free", "pro", "enterprise"]
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HELPDECK_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="HELPDECK_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
     )
 
     # Where the embedded stack keeps its files (PostgreSQL cluster, Temporal SQLite, Redis dump).

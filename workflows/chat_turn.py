@@ -150,6 +150,7 @@ class ChatTurnWorkflow:
                     ModelActivities.generate_reply,
                     GenerateInput(turn.company_id, turn.conversation_id, turn.turn_id, slot, chunk_ids),
                     start_to_close_timeout=timedelta(seconds=60),
+                    heartbeat_timeout=timedelta(seconds=5),
                     retry_policy=retry,
                 )
             except ActivityError:
