@@ -1,0 +1,35 @@
+"""Context window: the last N messages verbatim, older ones folded into a rolling summary."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from helpdeck.tables import Conversation
+from tests.conftest import Api, Tenant, new_conversation
+
+
+async def test_long_conversation_keeps_last_n_messages_and_a_summary(api: Api, tenant: Tenant, fake_primary) -> None:
+    n = api.settings.context_messages
+    conversation = await new_conversation(tenant)
+    url = f"/v1/conversations/{conversation}/messages"
+    for i in range(n):  # 2n messages: enough to start the first summary
+        assert (await tenant.client.post(url, json={"content": f"question number {i}"})).status_code == 200
+    row = None
+    for _ in range(100):
+        async with api.runtime.db.session() as session:
+            row = await session.get(Conversation, uuid.UUID(conversation))
+        if row is not None and row.summary_upto_seq > 0:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row.summary_upto_seq == 2 * n - n  # all but the last n messages
+    assert "question number 0" in row.summary
+
+    fake_primary.reset()
+    await tenant.client.post(url, json={"content": "and one more"})
+    prompt = fake_primary.requests[0]["messages"]
+    assert "<summary>" in prompt[0]["content"] and "question number 0" in prompt[0]["content"]
+    history = prompt[1:-1]
+    assert len(history) == n
+    assert all("question number 0" not in m["content"] for m in history)
+    assert prompt[-1]["content"] == "and one more"
