@@ -15,6 +15,7 @@ from activities.conversations import ConversationActivities
 from activities.models import ModelActivities
 from activities.retrieval import RetrievalActivities
 from helpdeck.runtime import Runtime
+from helpdeck.temporal_logging import LogContextInterceptor
 from workflows.chat_turn import ChatTurnWorkflow
 from workflows.summary import SummariseConversationWorkflow
 
@@ -47,6 +48,7 @@ def build_worker(client: Client, runtime: Runtime) -> Worker:
         # Workflows import only dataclasses and pure code; determinism is guarded by replay
         # tests. The sandbox's per-run re-import would cost more than the rest of a turn.
         workflow_runner=UnsandboxedWorkflowRunner(),
+        interceptors=[LogContextInterceptor()],
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
     )

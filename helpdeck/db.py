@@ -54,7 +54,8 @@ def migrate(url: str) -> None:
     """Bring the schema to the newest revision (safe to run on every start, and concurrently)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(url), "head")
+    # "heads": capabilities add their tables in migrations that branch from the base schema.
+    command.upgrade(_alembic_config(url), "heads")
 
 
 async def migrate_async(url: str) -> None:

