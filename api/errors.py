@@ -29,9 +29,7 @@ HTTP_CODES = {
 }
 
 
-def problem(
-    status: int, code: str, title: str, detail: str, instance: str = "", **extra: object
-) -> JSONResponse:
+def problem(status: int, code: str, title: str, detail: str, instance: str = "", **extra: object) -> JSONResponse:
     body = {
         "type": PROBLEM_TYPE + code,
         "title": title,
@@ -55,14 +53,26 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
     kinds = {e.get("type") for e in errors}
     if "json_invalid" in kinds:
         ctx = next((e.get("ctx", {}) for e in errors if e.get("type") == "json_invalid"), {})
-        return problem(400, "invalid_json", "Malformed JSON", f"the body is not valid JSON: {ctx.get('error', '')}".strip(), request.url.path)
+        return problem(
+            400,
+            "invalid_json",
+            "Malformed JSON",
+            f"the body is not valid JSON: {ctx.get('error', '')}".strip(),
+            request.url.path,
+        )
     fields = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", ""), "type": e.get("type")}
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+            "message": e.get("msg", ""),
+            "type": e.get("type"),
+        }
         for e in errors
     ]
     if kinds == {"extra_forbidden"}:
         names = ", ".join(f["field"] for f in fields)
-        return problem(422, "unknown_field", "Unknown field", f"unknown field(s): {names}", request.url.path, errors=fields)
+        return problem(
+            422, "unknown_field", "Unknown field", f"unknown field(s): {names}", request.url.path, errors=fields
+        )
     detail = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields)
     return problem(422, "validation_error", "Invalid input", detail, request.url.path, errors=fields)
 
@@ -88,4 +98,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal_error", "Internal error", "an unexpected error occurred; it has been logged", request.url.path)
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+            request.url.path,
+        )

@@ -19,7 +19,13 @@ log = logging.getLogger("helpdeck.requests")
 
 async def _send_problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
     body = json.dumps(
-        {"type": f"https://helpdeck.dev/problems/{code}", "title": title, "status": status, "code": code, "detail": detail}
+        {
+            "type": f"https://helpdeck.dev/problems/{code}",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+        }
     ).encode()
     await send(
         {
@@ -73,7 +79,9 @@ class BodyLimitMiddleware:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                await _send_problem(send, 400, "invalid_utf8", "Invalid UTF-8", f"the body is not valid UTF-8 (byte {exc.start})")
+                await _send_problem(
+                    send, 400, "invalid_utf8", "Invalid UTF-8", f"the body is not valid UTF-8 (byte {exc.start})"
+                )
                 return
         delivered = False
 

@@ -138,9 +138,7 @@ class MessageList(BaseModel):
 class TurnOut(BaseModel):
     turn_id: str
     user_message: MessageOut
-    message: MessageOut | None = Field(
-        description="The bot's reply; null when a human agent owns the conversation."
-    )
+    message: MessageOut | None = Field(description="The bot's reply; null when a human agent owns the conversation.")
 
 
 class ComponentHealth(BaseModel):

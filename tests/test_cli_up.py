@@ -74,10 +74,14 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None
         health = _wait_healthy(url, first)
         assert {name for name, c in health["components"].items() if c["ok"]} == {"database", "redis", "temporal"}
         token = (data_dir / "admin_token").read_text().strip()
-        company = httpx.post(f"{url}/v1/companies", json={"name": "Laptop"}, headers={"Authorization": f"Bearer {token}"}).json()
+        company = httpx.post(
+            f"{url}/v1/companies", json={"name": "Laptop"}, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         auth = {"Authorization": f"Bearer {company['api_key']}"}
         conversation = httpx.post(f"{url}/v1/conversations", json={"user_id": "me"}, headers=auth).json()["id"]
-        reply = httpx.post(f"{url}/v1/conversations/{conversation}/messages", json={"content": "hello"}, headers=auth, timeout=30)
+        reply = httpx.post(
+            f"{url}/v1/conversations/{conversation}/messages", json={"content": "hello"}, headers=auth, timeout=30
+        )
         assert reply.status_code == 200 and reply.json()["message"]["role"] == "assistant"
 
         # A second `up` on a taken port fails at once with one line naming the port.

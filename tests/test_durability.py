@@ -68,7 +68,14 @@ async def test_worker_killed_mid_model_call_still_answers_once(api: Api, tenant:
     try:
         turn_id = turn_id_for(uuid.UUID(tenant.id), uuid.UUID(conversation), "kill-me")
         handle = await start_turn(
-            api.runtime.temporal, task_queue, uuid.UUID(tenant.id), uuid.UUID(conversation), turn_id, "Is my refund processed?", "api", eager=False
+            api.runtime.temporal,
+            task_queue,
+            uuid.UUID(tenant.id),
+            uuid.UUID(conversation),
+            turn_id,
+            "Is my refund processed?",
+            "api",
+            eager=False,
         )
         await _wait_for(lambda: fake_primary.calls == 1, 60, "the model call to be in flight")
         first.send_signal(signal.SIGKILL)
@@ -108,7 +115,14 @@ async def test_temporal_server_killed_and_restarted_mid_turn_completes(
     try:
         turn_id = turn_id_for(uuid.UUID(tenant.id), uuid.UUID(conversation), "restart")
         handle = await start_turn(
-            client, "restart-q", uuid.UUID(tenant.id), uuid.UUID(conversation), turn_id, "Still there?", "api", eager=False
+            client,
+            "restart-q",
+            uuid.UUID(tenant.id),
+            uuid.UUID(conversation),
+            turn_id,
+            "Still there?",
+            "api",
+            eager=False,
         )
         await _wait_for(lambda: fake_primary.calls == 1, 30, "the model call to be in flight")
         server.kill()

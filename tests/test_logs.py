@@ -20,7 +20,9 @@ async def test_logs_carry_ids_and_never_the_message_or_the_key(tenant: Tenant, c
     formatter = JsonFormatter()
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
     request_lines = [line for line in lines if line.get("request_id") == "req-abc"]
-    assert any(line.get("company_id") == tenant.id and line.get("path", "").endswith("/messages") for line in request_lines)
+    assert any(
+        line.get("company_id") == tenant.id and line.get("path", "").endswith("/messages") for line in request_lines
+    )
     everything = "\n".join(json.dumps(line) for line in lines)
     assert "4111 1111" not in everything
     assert tenant.key not in everything

@@ -28,7 +28,12 @@ from helpdeck.tables import Conversation, Message
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-SSE_RESPONSE = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "The reply, or its stream of server-sent events"}}
+SSE_RESPONSE = {
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "The reply, or its stream of server-sent events",
+    }
+}
 
 
 def conversation_out(row: Conversation) -> ConversationOut:
@@ -122,7 +127,9 @@ async def post_message(
     stream = _wants_stream(body, accept)
     if finished is not None and not stream:
         user_message, reply = finished
-        return TurnOut(turn_id=turn_id, user_message=message_out(user_message), message=message_out(reply) if reply else None)
+        return TurnOut(
+            turn_id=turn_id, user_message=message_out(user_message), message=message_out(reply) if reply else None
+        )
     handle = await start_turn(
         runtime.temporal,
         settings.task_queue,
@@ -140,7 +147,9 @@ async def post_message(
         user_message = await fresh.get(Message, uuid.UUID(result.user_message_id))
         reply = await fresh.get(Message, uuid.UUID(result.reply_message_id)) if result.reply_message_id else None
     assert user_message is not None
-    return TurnOut(turn_id=turn_id, user_message=message_out(user_message), message=message_out(reply) if reply else None)
+    return TurnOut(
+        turn_id=turn_id, user_message=message_out(user_message), message=message_out(reply) if reply else None
+    )
 
 
 @router.get("/{conversation_id}/turns/{turn_id}/events", responses=SSE_RESPONSE)
@@ -161,7 +170,9 @@ async def turn_events(
     return _turn_stream(runtime, caller.company_id, turn_id, handle.result(), last_event_id)
 
 
-def _turn_stream(runtime: Runtime, company_id: uuid.UUID, turn_id: str, result, last_event_id: str | None) -> StreamingResponse:  # type: ignore[no-untyped-def]
+def _turn_stream(
+    runtime: Runtime, company_id: uuid.UUID, turn_id: str, result, last_event_id: str | None
+) -> StreamingResponse:  # type: ignore[no-untyped-def]
     async def load_message(message_id: str | None) -> dict | None:
         async with runtime.db.session() as session:
             if message_id is None:

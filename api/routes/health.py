@@ -20,7 +20,11 @@ async def _check(probe: Callable[[], Awaitable[object]]) -> ComponentHealth:
     try:
         await asyncio.wait_for(probe(), timeout=2.0)
     except Exception as exc:  # noqa: BLE001 - any failure is "down", reported with its reason
-        return ComponentHealth(ok=False, latency_ms=round((time.perf_counter() - started) * 1000, 1), error=type(exc).__name__ + ": " + str(exc)[:200])
+        return ComponentHealth(
+            ok=False,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            error=type(exc).__name__ + ": " + str(exc)[:200],
+        )
     return ComponentHealth(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 1))
 
 

@@ -22,7 +22,12 @@ def key_out(row: ApiKey) -> KeyOut:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
 async def create_key(body: KeyCreate, caller: ServerCallerDep, session: SessionDep) -> KeyCreated:
     row, raw = await tenancy.create_key(
-        session, caller.company_id, body.kind, name=body.name, allowed_origins=body.allowed_origins, expires_at=body.expires_at
+        session,
+        caller.company_id,
+        body.kind,
+        name=body.name,
+        allowed_origins=body.allowed_origins,
+        expires_at=body.expires_at,
     )
     return KeyCreated(**key_out(row).model_dump(), key=raw)
 
@@ -39,7 +44,9 @@ async def revoke_key(key_id: uuid.UUID, caller: ServerCallerDep, session: Sessio
 
 
 @router.post("/{key_id}/rotate", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
-async def rotate_key(key_id: uuid.UUID, caller: ServerCallerDep, session: SessionDep, body: KeyRotate | None = None) -> KeyCreated:
+async def rotate_key(
+    key_id: uuid.UUID, caller: ServerCallerDep, session: SessionDep, body: KeyRotate | None = None
+) -> KeyCreated:
     """A replacement key; the old one keeps working for `grace_seconds` (default a day)."""
     grace = timedelta(seconds=(body or KeyRotate()).grace_seconds)
     row, raw = await tenancy.rotate_key(session, caller.company_id, key_id, grace)

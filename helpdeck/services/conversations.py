@@ -23,9 +23,7 @@ async def create_conversation(
     return conversation
 
 
-async def get_conversation(
-    session: AsyncSession, company_id: uuid.UUID, conversation_id: uuid.UUID
-) -> Conversation:
+async def get_conversation(session: AsyncSession, company_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
     conversation = await session.get(Conversation, conversation_id)
     # A foreign id and an unknown id look the same from outside: both 404.
     if conversation is None or conversation.company_id != company_id:
@@ -80,9 +78,7 @@ async def list_conversations(
     return rows, next_cursor
 
 
-async def list_messages(
-    session: AsyncSession, company_id: uuid.UUID, conversation_id: uuid.UUID
-) -> list[Message]:
+async def list_messages(session: AsyncSession, company_id: uuid.UUID, conversation_id: uuid.UUID) -> list[Message]:
     await get_conversation(session, company_id, conversation_id)
     rows = await session.exec(
         select(Message)

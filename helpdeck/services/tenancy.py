@@ -88,14 +88,10 @@ async def create_key(
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     if kind == "publishable" and not allowed_origins:
-        raise InvalidInput(
-            "a publishable key needs at least one allowed origin", field="allowed_origins"
-        )
+        raise InvalidInput("a publishable key needs at least one allowed origin", field="allowed_origins")
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise InvalidInput("expires_at must be in the future", field="expires_at")
-    api_key, raw = _build_key(
-        company_id, kind, name=name, allowed_origins=allowed_origins, expires_at=expires_at
-    )
+    api_key, raw = _build_key(company_id, kind, name=name, allowed_origins=allowed_origins, expires_at=expires_at)
     session.add(api_key)
     await session.commit()
     return api_key, raw
@@ -129,9 +125,7 @@ async def rotate_key(
 ) -> tuple[ApiKey, str]:
     """A new key with the same kind and origins; the old one keeps working for `grace`."""
     old = await get_key(session, company_id, key_id)
-    new, raw = _build_key(
-        company_id, old.kind, name=old.name, allowed_origins=list(old.allowed_origins)
-    )
+    new, raw = _build_key(company_id, old.kind, name=old.name, allowed_origins=list(old.allowed_origins))
     retire_at = datetime.now(UTC) + grace
     if old.expires_at is None or old.expires_at > retire_at:
         old.expires_at = retire_at

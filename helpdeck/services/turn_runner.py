@@ -39,9 +39,7 @@ async def completed_turn(
         return None
     turn, user_message, reply = found
     if user_message.content != content:
-        raise Conflict(
-            "this Idempotency-Key was already used for a different message", code="idempotency_key_reused"
-        )
+        raise Conflict("this Idempotency-Key was already used for a different message", code="idempotency_key_reused")
     return (user_message, reply) if turn.status == "completed" else None
 
 

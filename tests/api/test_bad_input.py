@@ -21,8 +21,8 @@ async def _count_messages(tenant: Tenant, conversation: str) -> int:
         (b'{"content": 42}', "application/json", 422, "validation_error"),
         (b'{"content": "hi", "priority": "urgent"}', "application/json", 422, "unknown_field"),
         (b'{"content": "   "}', "application/json", 422, "validation_error"),
-        (b'{}', "application/json", 422, "validation_error"),
-        (b'[1, 2]', "application/json", 422, "validation_error"),
+        (b"{}", "application/json", 422, "validation_error"),
+        (b"[1, 2]", "application/json", 422, "validation_error"),
         (b"content=hi", "application/x-www-form-urlencoded", 422, "validation_error"),
     ],
 )

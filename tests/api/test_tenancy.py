@@ -16,7 +16,9 @@ from tests.conftest import Api, Tenant, new_conversation
 async def test_company_creation_needs_the_admin_token(api: Api) -> None:
     async with httpx.AsyncClient(base_url=api.url) as anonymous:
         missing = await anonymous.post("/v1/companies", json={"name": "X"})
-        wrong = await anonymous.post("/v1/companies", json={"name": "X"}, headers={"Authorization": "Bearer hd_admin_nope"})
+        wrong = await anonymous.post(
+            "/v1/companies", json={"name": "X"}, headers={"Authorization": "Bearer hd_admin_nope"}
+        )
     assert missing.status_code == wrong.status_code == 401
     assert missing.json()["code"] == "unauthorized"
 
@@ -61,9 +63,13 @@ async def test_rotation_gives_a_new_key_and_the_old_one_lives_only_for_the_grace
     new_key = rotated.json()["key"]
     assert new_key != created["key"]
     async with httpx.AsyncClient(base_url=api.url) as anonymous:
-        assert (await anonymous.get("/v1/keys", headers={"Authorization": f"Bearer {created['key']}"})).status_code == 200
+        assert (
+            await anonymous.get("/v1/keys", headers={"Authorization": f"Bearer {created['key']}"})
+        ).status_code == 200
         await asyncio.sleep(1.2)
-        assert (await anonymous.get("/v1/keys", headers={"Authorization": f"Bearer {created['key']}"})).status_code == 401
+        assert (
+            await anonymous.get("/v1/keys", headers={"Authorization": f"Bearer {created['key']}"})
+        ).status_code == 401
         assert (await anonymous.get("/v1/keys", headers={"Authorization": f"Bearer {new_key}"})).status_code == 200
 
 
@@ -76,9 +82,13 @@ async def test_publishable_key_works_only_from_its_origins_and_only_on_widget_ro
     assert pk.startswith("hd_pk_")
     auth = {"Authorization": f"Bearer {pk}"}
     async with httpx.AsyncClient(base_url=api.url, headers=auth) as widget:
-        allowed = await widget.post("/v1/conversations", json={"user_id": "visitor"}, headers={"Origin": "https://shop.example.com"})
+        allowed = await widget.post(
+            "/v1/conversations", json={"user_id": "visitor"}, headers={"Origin": "https://shop.example.com"}
+        )
         assert allowed.status_code == 201
-        foreign = await widget.post("/v1/conversations", json={"user_id": "visitor"}, headers={"Origin": "https://evil.example"})
+        foreign = await widget.post(
+            "/v1/conversations", json={"user_id": "visitor"}, headers={"Origin": "https://evil.example"}
+        )
         assert foreign.status_code == 403
         no_origin = await widget.post("/v1/conversations", json={"user_id": "visitor"})
         assert no_origin.status_code == 403
@@ -89,7 +99,9 @@ async def test_publishable_key_works_only_from_its_origins_and_only_on_widget_ro
 async def test_publishable_key_needs_origins(tenant: Tenant) -> None:
     response = await tenant.client.post("/v1/keys", json={"kind": "publishable"})
     assert response.status_code == 422
-    bad_origin = await tenant.client.post("/v1/keys", json={"kind": "publishable", "allowed_origins": ["shop.example.com/path"]})
+    bad_origin = await tenant.client.post(
+        "/v1/keys", json={"kind": "publishable", "allowed_origins": ["shop.example.com/path"]}
+    )
     assert bad_origin.status_code == 422
 
 
@@ -109,7 +121,9 @@ async def test_rate_limit_per_end_user_answers_429_with_retry_after(api: Api, ad
         # Nothing was recorded for the refused message, and another user is unaffected.
         assert len((await limited.client.get(url)).json()["items"]) == 4
         other = await new_conversation(limited, user_id="quiet")
-        assert (await limited.client.post(f"/v1/conversations/{other}/messages", json={"content": "hi"})).status_code == 200
+        assert (
+            await limited.client.post(f"/v1/conversations/{other}/messages", json={"content": "hi"})
+        ).status_code == 200
     finally:
         await limited.client.aclose()
 

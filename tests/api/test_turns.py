@@ -14,7 +14,9 @@ from tests.conftest import Api, Tenant, new_conversation
 
 async def test_message_is_answered_and_both_sides_are_stored(tenant: Tenant) -> None:
     conversation = await new_conversation(tenant)
-    response = await tenant.client.post(f"/v1/conversations/{conversation}/messages", json={"content": "Where is my parcel?"})
+    response = await tenant.client.post(
+        f"/v1/conversations/{conversation}/messages", json={"content": "Where is my parcel?"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["message"]["role"] == "assistant"

@@ -33,7 +33,9 @@ async def test_a_transient_error_is_retried_on_the_same_provider(tenant: Tenant,
     assert message["metadata"]["degraded"] is None
 
 
-async def test_rejected_credentials_and_garbage_skip_straight_to_the_backup(tenant: Tenant, fake_primary, fake_backup) -> None:
+async def test_rejected_credentials_and_garbage_skip_straight_to_the_backup(
+    tenant: Tenant, fake_primary, fake_backup
+) -> None:
     for mode in ("unauthorized", "garbage", "oversized"):
         fake_primary.reset()
         fake_backup.reset()
@@ -50,7 +52,9 @@ async def test_a_stalled_provider_times_out_and_is_retried(tenant: Tenant, fake_
     assert message["content"] == "Echo: are you there?"
 
 
-async def test_every_provider_down_still_answers_from_the_offline_composer(tenant: Tenant, fake_primary, fake_backup) -> None:
+async def test_every_provider_down_still_answers_from_the_offline_composer(
+    tenant: Tenant, fake_primary, fake_backup
+) -> None:
     fake_primary.set_mode("fail")
     fake_backup.set_mode("fail")
     message = await _ask(tenant, "What are your opening hours?")

@@ -57,16 +57,16 @@ async def test_recorded_turns_replay_deterministically(api: Api, tenant: Tenant,
     assert len(histories) == 5
     await _replay(histories)
     if os.environ.get("HELPDECK_SAVE_HISTORIES"):
-        for name, history in zip(("plain", "concurrent_a", "concurrent_b", "fallback", "human"), histories, strict=True):
+        for name, history in zip(
+            ("plain", "concurrent_a", "concurrent_b", "fallback", "human"), histories, strict=True
+        ):
             (HISTORIES / f"chat_turn_{name}.json").write_text(history.to_json())
 
 
 async def test_committed_histories_of_earlier_versions_still_replay() -> None:
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no committed histories: run with HELPDECK_SAVE_HISTORIES=1 once"
-    histories = [
-        WorkflowHistory.from_json(f.stem, json.loads(f.read_text())) for f in files
-    ]
+    histories = [WorkflowHistory.from_json(f.stem, json.loads(f.read_text())) for f in files]
     await _replay(histories)
 
 

@@ -40,7 +40,9 @@ async def _ghost_turn(api: Api, tenant: Tenant, conversation: str) -> str:
     """A turn recorded in the database whose workflow is gone (terminated by an operator)."""
     ghost = f"turn-{conversation}-ghost"
     async with api.runtime.db.session() as session:
-        await turns.record_user_message(session, uuid.UUID(tenant.id), uuid.UUID(conversation), ghost, "lost question", {})
+        await turns.record_user_message(
+            session, uuid.UUID(tenant.id), uuid.UUID(conversation), ghost, "lost question", {}
+        )
     return ghost
 
 
@@ -88,7 +90,9 @@ async def test_a_turn_proceeds_at_the_next_check_once_the_database_says_the_prev
                     break
                 await asyncio.sleep(0.05)
             async with api.runtime.db.session() as session:
-                await turns.record_reply(session, uuid.UUID(tenant.id), uuid.UUID(conversation), ghost, "late", [], {}, 10, 10)
+                await turns.record_reply(
+                    session, uuid.UUID(tenant.id), uuid.UUID(conversation), ghost, "late", [], {}, 10, 10
+                )
         result = await handle.result()
         history = await handle.fetch_history()
     assert result.reply_message_id
