@@ -85,10 +85,18 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None
         assert reply.status_code == 200 and reply.json()["message"]["role"] == "assistant"
 
         # A second `up` on a taken port fails at once with one line naming the port.
+        other_ports = {
+            "HELPDECK_TEMPORAL_PORT": str(free_port()),
+            "HELPDECK_TEMPORAL_UI_PORT": str(free_port()),
+            "HELPDECK_REDIS_PORT": str(free_port()),
+        }
         clash = subprocess.run(
             [HELPDECK, "up", "--port", str(ports["api"]), "--data-dir", str(tmp_path / "other")],
-            capture_output=True, text=True, timeout=60, env={**os.environ, "HELPDECK_TEMPORAL_PORT": str(free_port()), "HELPDECK_TEMPORAL_UI_PORT": str(free_port()), "HELPDECK_REDIS_PORT": str(free_port())},
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **other_ports},
+        )
         assert clash.returncode == 1
         error_lines = [line for line in (clash.stdout + clash.stderr).splitlines() if "error" in line]
         assert len(error_lines) == 1 and str(ports["api"]) in error_lines[0]
