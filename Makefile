@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	PYTHON=$(PY) bash scripts/install_parsing_deps.sh
+	# promtool tests the alert rules; chromium drives the dashboard's browser tests.
+	command -v promtool >/dev/null && command -v chromium >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq prometheus chromium; }
 	touch $(STAMP)
 
 run: install

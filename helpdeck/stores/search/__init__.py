@@ -1,0 +1,12 @@
+"""Search index backends behind the `SearchIndex` protocol (embedded now, OpenSearch later)."""
+
+from helpdeck.stores.search.protocol import (
+    FILTER_FIELDS,
+    Filters,
+    IndexedChunk,
+    SearchHit,
+    SearchIndex,
+    StoredChunk,
+)
+
+__all__ = ["FILTER_FIELDS", "Filters", "IndexedChunk", "SearchHit", "SearchIndex", "StoredChunk"]
