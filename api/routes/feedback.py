@@ -1,0 +1,62 @@
+"""Customer feedback from the widget and the API: thumbs on a reply, CSAT on a conversation.
+
+Publishable (widget) keys may call both: the customer rates in the browser.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import CallerDep, SessionDep
+from api.schemas import Strict
+from helpdeck.analytics import feedback as service
+
+router = APIRouter(tags=["feedback"])
+
+
+class FeedbackCreate(Strict):
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    rating: str
+    comment: str
+    created_at: datetime
+
+
+class CsatCreate(Strict):
+    score: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=2000)
+
+
+class CsatOut(BaseModel):
+    conversation_id: uuid.UUID
+    score: int
+    comment: str
+    created_at: datetime
+
+
+@router.post("/v1/messages/{message_id}/feedback", response_model=FeedbackOut)
+async def rate_message(
+    message_id: uuid.UUID, body: FeedbackCreate, caller: CallerDep, session: SessionDep
+) -> FeedbackOut:
+    """Thumbs up or down on one of the bot's replies; rating again replaces the earlier rating."""
+    row = await service.rate_message(session, caller.company_id, message_id, body.rating, body.comment)
+    return FeedbackOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/v1/conversations/{conversation_id}/csat", response_model=CsatOut)
+async def rate_conversation(
+    conversation_id: uuid.UUID, body: CsatCreate, caller: CallerDep, session: SessionDep
+) -> CsatOut:
+    """The customer's satisfaction with the whole conversation, 1 (poor) to 5 (great)."""
+    row = await service.rate_conversation(session, caller.company_id, conversation_id, body.score, body.comment)
+    return CsatOut.model_validate(row, from_attributes=True)

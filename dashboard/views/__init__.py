@@ -1,0 +1,1 @@
+"""The dashboard's pages, one function each, drawn from one analytics report."""

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, readiness probes, tracing, and the Temporal SDK's telemetry."""
