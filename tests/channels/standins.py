@@ -1,0 +1,201 @@
+"""Local HTTP servers standing in for the Slack Web API and Discord's REST API.
+
+They speak just enough of each platform's protocol for slack_sdk and our Discord client to
+talk to them (chat.postMessage, conversations.replies; PATCH @original, channel messages), record
+every call, and can be told to fail so retries meet real HTTP. Plus signers that sign requests
+exactly as Slack and Discord document it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from nacl.signing import SigningKey
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[dict[str, Any]] = []
+        self._fail: list[str] = []  # modes for the next calls: "after" (record, then 500), "before", or an error
+        handler = self._handler()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def fail_next(self, *modes: str) -> None:
+        with self.lock:
+            self._fail.extend(modes)
+
+    def _next_failure(self) -> str | None:
+        with self.lock:
+            return self._fail.pop(0) if self._fail else None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self._fail.clear()
+
+    async def wait_for(self, predicate, timeout_s: float = 30.0) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+        """The recorded calls matching predicate, once there is at least one (polls; no timing claims).
+
+        Async on purpose: the API under test shares this event loop, so the wait must yield to it.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [c for c in self.calls if predicate(c)]
+            if found:
+                return found
+            await asyncio.sleep(0.05)
+        return []
+
+    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict]:
+        raise NotImplementedError
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                status, payload = server.handle(self.command, url.path, query, dict(self.headers), body)
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PATCH = _serve  # noqa: N815
+
+        return Handler
+
+
+class SlackStandIn(_Server):
+    """Stands in for https://slack.com/api/ (the Web API that slack_sdk calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ts = 1700000000
+
+    @property
+    def api_base_url(self) -> str:
+        return self.base_url + "/api/"
+
+    def posts(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.calls if c["method"] == "chat.postMessage"]
+
+    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict]:
+        name = path.removeprefix("/api/")
+        if headers.get("Authorization", headers.get("authorization", "")) != "Bearer xoxb-test-token":
+            return 200, {"ok": False, "error": "invalid_auth"}
+        if name == "conversations.replies":
+            with self.lock:
+                messages = [
+                    {"ts": c["ts"], "text": c["body"]["text"], "metadata": c["body"].get("metadata")}
+                    for c in self.calls
+                    if c["method"] == "chat.postMessage" and c["body"].get("thread_ts") == query.get("ts")
+                ]
+            return 200, {"ok": True, "messages": messages, "has_more": False}
+        if name != "chat.postMessage":
+            return 200, {"ok": False, "error": "unknown_method"}
+        failure = self._next_failure()
+        if failure == "before":
+            return 500, {"ok": False, "error": "internal_error"}
+        if failure not in (None, "after"):
+            return 200, {"ok": False, "error": failure}
+        payload = json.loads(body or b"{}")
+        with self.lock:
+            self._ts += 1
+            ts = f"{self._ts}.000100"
+            self.calls.append({"method": name, "body": payload, "ts": ts})
+        if failure == "after":  # posted, but the answer is lost on the way back
+            return 500, {"ok": False, "error": "internal_error"}
+        return 200, {"ok": True, "channel": payload.get("channel"), "ts": ts, "message": {"text": payload.get("text")}}
+
+
+class DiscordStandIn(_Server):
+    """Stands in for https://discord.com/api/v10 (interaction webhooks and channel messages)."""
+
+    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict]:
+        failure = self._next_failure()
+        if failure == "before":
+            return 503, {"message": "unavailable"}
+        parts = path.strip("/").split("/")
+        payload = json.loads(body or b"{}")
+        if method == "PATCH" and len(parts) == 5 and parts[0] == "webhooks" and parts[3:] == ["messages", "@original"]:
+            with self.lock:
+                self.calls.append(
+                    {"kind": "edit_original", "application_id": parts[1], "token": parts[2], "body": payload}
+                )
+            return 200, {"id": "900000000000000001", "content": payload.get("content")}
+        if method == "POST" and len(parts) == 3 and parts[0] == "channels" and parts[2] == "messages":
+            with self.lock:
+                self.calls.append(
+                    {
+                        "kind": "channel_message",
+                        "channel_id": parts[1],
+                        "body": payload,
+                        "authorization": headers.get("Authorization"),
+                    }
+                )
+            return 200, {"id": "900000000000000002"}
+        return 404, {"message": "Unknown route"}
+
+
+def slack_signature(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's documented scheme: v0= + HMAC-SHA256(signing secret, "v0:{ts}:{body}")."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def slack_headers(signing_secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": slack_signature(signing_secret, ts, body),
+        "content-type": "application/json",
+    }
+
+
+class DiscordSigner:
+    """An application's Ed25519 key pair, signing like Discord: sign(timestamp + body)."""
+
+    def __init__(self) -> None:
+        self.key = SigningKey.generate()
+
+    @property
+    def public_key(self) -> str:
+        return self.key.verify_key.encode().hex()
+
+    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self.key.sign(ts.encode() + body).signature.hex()
+        return {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": ts, "content-type": "application/json"}
