@@ -1,0 +1,1 @@
+"""Turning retrieved passages into a safe, cited, routed and cached reply."""
