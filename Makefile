@@ -28,6 +28,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy helpdeck api workflows activities worker.py
 
+eval: install
+	$(PY) eval/retrieval.py
+	$(PY) eval/answers.py
+	$(PY) eval/safety/attacks.py
+
 bench: install
 	$(PY) bench/turn_overhead.py
 

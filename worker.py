@@ -11,15 +11,31 @@ import asyncio
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.analytics import AnalyticsActivities
+from activities.channels import ChannelActivities
 from activities.conversations import ConversationActivities
+from activities.escalation import EscalationActivities
+from activities.understanding import UnderstandingActivities
+from activities.ingestion import IngestionActivities
 from activities.models import ModelActivities
 from activities.retrieval import RetrievalActivities
+from activities.webhooks import WebhookActivities
+from helpdeck.observability.activity_metrics import ActivityMetricsInterceptor
 from helpdeck.runtime import Runtime
 from helpdeck.temporal_logging import LogContextInterceptor
+from workflows.analytics import AnalyticsRollupWorkflow
+from workflows.channel_reply import ChannelReplyWorkflow
 from workflows.chat_turn import ChatTurnWorkflow
+from workflows.escalation import EscalationWorkflow
+from workflows.ingestion import CrawlSourceWorkflow, IngestDocumentWorkflow, ReindexWorkflow
 from workflows.summary import SummariseConversationWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow, WebhookDispatcherWorkflow
 
-WORKFLOWS = [ChatTurnWorkflow, SummariseConversationWorkflow]
+WORKFLOWS = [
+    ChatTurnWorkflow, SummariseConversationWorkflow, EscalationWorkflow, AnalyticsRollupWorkflow, ChannelReplyWorkflow,
+    WebhookDeliveryWorkflow, WebhookDispatcherWorkflow,
+    IngestDocumentWorkflow, CrawlSourceWorkflow, ReindexWorkflow,
+]
 
 
 def activities_for(runtime: Runtime) -> list:
@@ -28,6 +44,8 @@ def activities_for(runtime: Runtime) -> list:
         runtime.db, runtime.redis, runtime.settings, runtime.gateway, runtime.knowledge
     )
     retrieval = RetrievalActivities(runtime.knowledge)
+    channel_replies = ChannelActivities(runtime.db, runtime.temporal, runtime.settings)
+    webhooks = WebhookActivities(runtime.db, runtime.settings, runtime.temporal, runtime.worker_in_process)
     return [
         conversations.record_user_message,
         conversations.is_turn_completed,
@@ -36,6 +54,31 @@ def activities_for(runtime: Runtime) -> list:
         models.generate_reply,
         models.summarise_conversation,
         retrieval.retrieve_passages,
+        webhooks.relay_events,
+        webhooks.attempt_delivery,
+        channel_replies.await_turn_reply,
+        channel_replies.post_channel_reply,
+        channel_replies.mark_delivery_failed,
+        AnalyticsActivities(runtime.db).refresh_rollups,
+        *_understanding_activities(runtime),
+        *IngestionActivities(
+            runtime.db, runtime.settings, runtime.blobs, runtime.embedder, runtime.search_index, runtime.temporal
+        ).all(),
+        *EscalationActivities(
+            runtime.db, runtime.redis, runtime.settings, runtime.gateway, runtime.knowledge, runtime.temporal
+        ).all(),
+    ]
+
+
+def _understanding_activities(runtime: Runtime) -> list:
+    understanding = UnderstandingActivities(runtime.db, runtime.redis, runtime.gateway, runtime.embedder)
+    return [
+        understanding.understand_message,
+        understanding.check_escalation,
+        understanding.route_turn,
+        understanding.lookup_cached_answer,
+        understanding.store_cached_answer,
+        understanding.validate_reply,
     ]
 
 
@@ -48,7 +91,7 @@ def build_worker(client: Client, runtime: Runtime) -> Worker:
         # Workflows import only dataclasses and pure code; determinism is guarded by replay
         # tests. The sandbox's per-run re-import would cost more than the rest of a turn.
         workflow_runner=UnsandboxedWorkflowRunner(),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), ActivityMetricsInterceptor()],
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
     )
@@ -69,6 +112,15 @@ async def run_worker() -> None:
         )
     runtime = await open_runtime(settings)
     await ensure_search_attributes(runtime.temporal, settings.temporal_namespace)
+    from helpdeck.knowledge_startup import preload_parsers_in_background
+
+    preload_parsers_in_background()
+    from helpdeck.analytics.schedule import ensure_rollup_schedule
+
+    await ensure_rollup_schedule(runtime.temporal, settings)
+    from helpdeck.services.webhook_runner import start_webhooks
+
+    await start_webhooks(runtime.temporal, settings)
     try:
         await build_worker(runtime.temporal, runtime).run()
     finally:

@@ -46,6 +46,9 @@ class RecordReplyInput:
     content: str | None
     citations: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    # The notice of the turn that opened the human queue: recorded although the conversation is
+    # now escalated (any other bot reply then is dropped).
+    handoff: bool = False
 
 
 @dataclass
@@ -97,6 +100,7 @@ class ConversationActivities:
                 params.meta,
                 self.settings.context_messages,
                 self.settings.summary_every,
+                handoff=params.handoff,
             )
         # Publish after the commit: a reader that sees "done" finds the reply in the database.
         # A retry publishes again; readers stop at the first "done".
@@ -106,6 +110,10 @@ class ConversationActivities:
             pipe.xadd(key, {"type": "done"})
             pipe.expire(key, TURN_STREAM_TTL_S)
             await pipe.execute()
+        if recorded.message_id:
+            from helpdeck.services.live_feed import publish_bot_reply
+
+            await publish_bot_reply(self.redis, self.db, recorded.message_id)
         return ReplyRecorded(
             message_id=recorded.message_id,
             next_turn_id=recorded.next_turn_id,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -13,7 +14,16 @@ from temporalio.exceptions import ApplicationError
 from helpdeck.db import Database
 from helpdeck.knowledge import Retriever
 from helpdeck.prompts import build_messages
-from helpdeck.providers.chat import ChatMessage, ChatModelError, ChatModelRejected, ChatRequest
+from helpdeck.answers.injection import clean_passage_text, injected_sentences
+from helpdeck.answers.safety import OutputPolicy, canary_line, make_canary, validate_output
+from helpdeck.providers.chat import (
+    ChatMessage,
+    ChatModelError,
+    ChatModelRejected,
+    ChatRequest,
+    ChatResult,
+    Passage,
+)
 from helpdeck.providers.gateway import ModelGateway
 from helpdeck.services import turns
 from helpdeck.settings import Settings
@@ -40,6 +50,8 @@ class TurnPlan:
     conversation_status: str
     # Model slots to try in order; the last one (offline) never needs the network.
     providers: list[str]
+    # True when the search index lives in this worker's process (embedded backend).
+    local_retrieval: bool = False
 
 
 @dataclass
@@ -61,6 +73,9 @@ class GeneratedReply:
     latency_ms: int
     cost_usd: float
     citations: list[dict] = field(default_factory=list)
+    abstained: bool = False
+    # What output validation changed (links, mentions, size), for the reply's metadata.
+    safety: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,7 +106,11 @@ class ModelActivities:
         # A company may switch its bot to offline-only (no data leaves the platform).
         if company.settings.get("offline_only"):
             chain = ["offline"]
-        return TurnPlan(conversation_status=conversation.status, providers=chain)
+        return TurnPlan(
+            conversation_status=conversation.status,
+            providers=chain,
+            local_retrieval=getattr(self.settings, "search_backend", "") == "embedded",
+        )
 
     @activity.defn
     async def generate_reply(self, params: GenerateInput) -> GeneratedReply:
@@ -106,17 +125,23 @@ class ModelActivities:
                 params.turn_id,
                 self.settings.context_messages,
             )
-        passages = await self.knowledge.passages(params.company_id, params.chunk_ids)
+        retrieved = await self.knowledge.passages(params.company_id, params.chunk_ids)
+        # Documents are data: hidden markup and instruction-like sentences never reach the model.
+        passages = [replace(p, text=clean_passage_text(p.text)[0]) for p in retrieved]
+        planted_orders = injected_sentences([p.text for p in retrieved])
         company_model = context.company_settings.get("chat_models", {}).get(params.slot)
+        canary = make_canary()
+        messages = build_messages(
+            context.company_name,
+            str(context.company_settings.get("instructions", "")),
+            context.summary,
+            context.history,
+            passages,
+            context.question,
+        )
+        messages[0] = ChatMessage("system", messages[0].content + canary_line(canary))
         request = ChatRequest(
-            messages=build_messages(
-                context.company_name,
-                str(context.company_settings.get("instructions", "")),
-                context.summary,
-                context.history,
-                passages,
-                context.question,
-            ),
+            messages=messages,
             model=company_model or self.gateway.default_models[params.slot],
             question=context.question,
             passages=passages,
@@ -148,18 +173,27 @@ class ModelActivities:
         finally:
             heartbeats.cancel()
         latency_ms = int((time.monotonic() - started) * 1000)
-        citations = [
-            {
-                "chunk_id": p.chunk_id,
-                "document_id": p.document_id,
-                "source": p.source,
-                "page": p.page,
-                "section": p.section,
-            }
-            for p in passages
-        ]
+        settings = context.company_settings
+        check = validate_output(
+            result.text,
+            OutputPolicy(
+                canary=canary,
+                allowed_domains=tuple(settings.get("allowed_domains") or ()),
+                cited_sources=tuple(p.source for p in passages if p.source),
+                max_chars=int(settings.get("max_reply_chars", 4000)),
+                injected_sentences=planted_orders,
+            ),
+        )
+        if check.blocked:
+            # Never shown: the workflow falls through to the next model slot.
+            raise ApplicationError(
+                f"reply blocked by output validation: {', '.join(check.violations)}",
+                type="ReplyBlocked",
+                non_retryable=True,
+            )
+        citations = [_citation(p) for p in cited_passages(result, passages)]
         return GeneratedReply(
-            text=result.text,
+            text=check.text,
             model=result.model,
             provider=result.provider,
             prompt_tokens=result.prompt_tokens,
@@ -167,6 +201,8 @@ class ModelActivities:
             latency_ms=latency_ms,
             cost_usd=self.gateway.cost_usd(result.model, result.prompt_tokens, result.completion_tokens),
             citations=citations,
+            abstained=result.abstained,
+            safety=list(check.violations),
         )
 
     @activity.defn
@@ -204,6 +240,30 @@ class ModelActivities:
             except ChatModelError:
                 continue
         return offline_summary(summary, older)
+
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def cited_passages(result: ChatResult, passages: list[Passage]) -> list[Passage]:
+    """The passages the answer rests on: those the provider reports, else those its [n] markers
+    name, else (a model that answered without markers) all passages it was given."""
+    if result.cited_chunk_ids is not None:
+        wanted = set(result.cited_chunk_ids)
+        return [p for p in passages if p.chunk_id in wanted]
+    numbers = {int(n) for n in _MARKER.findall(result.text)}
+    named = [p for i, p in enumerate(passages, 1) if i in numbers]
+    return named or ([] if result.abstained else passages)
+
+
+def _citation(passage: Passage) -> dict:
+    return {
+        "chunk_id": passage.chunk_id,
+        "document_id": passage.document_id,
+        "source": passage.source,
+        "page": passage.page,
+        "section": passage.section,
+    }
 
 
 def offline_summary(summary: str, older: list[tuple[str, str]], limit: int = 1200) -> str:

@@ -39,6 +39,10 @@ async def get_caller(request: Request, session: SessionDep, credentials: Credent
         raise Unauthorized("send a company API key as 'Authorization: Bearer KEY'")
     caller = await authenticate(session, credentials.credentials, request.headers.get("origin"))
     company_id_var.set(str(caller.company_id))
+    if caller.key_kind == "publishable":
+        from api.widget_guard import admit_visitor  # visitor token, rate limits, CORS
+
+        await admit_visitor(request, caller.company_id)
     return caller
 
 

@@ -37,15 +37,47 @@ async def _send_problem(send: Send, status: int, code: str, title: str, detail: 
     await send({"type": "http.response.body", "body": body})
 
 
+def _unstorable_text(text: str) -> str | None:
+    """Why a JSON body holds text PostgreSQL cannot store, or None.
+
+    JSON escapes can smuggle NUL characters and lone UTF-16 surrogates (`\\u0000`, `\\ud800`)
+    into valid UTF-8 bodies; caught here, they would otherwise fail deep inside a workflow.
+    """
+    if "\\u0000" not in text and "\\ud" not in text.lower() and "\x00" not in text:
+        return None  # the fast path: no escape that could decode to either
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None  # malformed JSON is reported by the route as invalid_json
+    pending = [decoded]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "text must not contain NUL characters"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "text must not contain unpaired UTF-16 surrogates"
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
 class BodyLimitMiddleware:
     """413 for bodies over the limit (declared or streamed); 400 for JSON that is not UTF-8.
 
     The whole body is read before the app sees it, so a refused request never writes anything.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Routes with their own limit (document uploads), by exact path.
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -53,7 +85,7 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        limit = self.max_body_bytes
+        limit = self.path_limits.get(scope["path"].rstrip("/") or "/", self.max_body_bytes)
         too_large = f"the body is larger than the limit of {limit} bytes"
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_problem(send, 413, "body_too_large", "Body too large", too_large)
@@ -77,11 +109,15 @@ class BodyLimitMiddleware:
         is_json = content_type in (b"application/json", b"") or content_type.endswith(b"+json")
         if body and is_json:
             try:
-                body.decode("utf-8")
+                text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 await _send_problem(
                     send, 400, "invalid_utf8", "Invalid UTF-8", f"the body is not valid UTF-8 (byte {exc.start})"
                 )
+                return
+            problem = _unstorable_text(text)
+            if problem:
+                await _send_problem(send, 422, "invalid_text", "Invalid text", problem)
                 return
         delivered = False
 

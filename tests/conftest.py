@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,9 +52,11 @@ def _reset_fakes(fake_primary: FakeOpenAI, fake_backup: FakeOpenAI) -> None:
 
 @pytest.fixture(scope="session")
 def stack_settings(
-    tmp_path_factory: pytest.TempPathFactory, fake_primary: FakeOpenAI, fake_backup: FakeOpenAI
+    fake_primary: FakeOpenAI, fake_backup: FakeOpenAI
 ) -> Iterator[Settings]:
-    data_dir = tmp_path_factory.mktemp("helpdeck")
+    # Not under pytest's basetemp: pytest prunes old basetemps, and a second pytest session on
+    # the same machine would delete this one's PostgreSQL cluster under its feet.
+    data_dir = Path(tempfile.mkdtemp(prefix="helpdeck-tests-"))
     settings = Settings(
         _env_file=None,
         data_dir=data_dir,
@@ -69,6 +74,7 @@ def stack_settings(
         task_queue="helpdeck-tests",
         log_json=False,
         log_level="WARNING",
+        allow_private_urls=True,  # webhook receivers in tests live on 127.0.0.1
     )
     stack = EmbeddedStack(settings)
     resolved = stack.start(temporal_ui=False)
@@ -76,6 +82,7 @@ def stack_settings(
         yield resolved
     finally:
         stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         RecordReplyInput,
         RecordUserMessageInput,
     )
+    from activities.escalation import EscalationActivities, OpenEscalationInput
     from activities.models import (
         GenerateInput,
         GeneratedReply,
@@ -28,18 +29,35 @@ with workflow.unsafe.imports_passed_through():
         SummariseInput,
         TurnPlanInput,
     )
-    from activities.retrieval import RetrievalActivities, RetrieveInput
+    from activities.retrieval import RetrievalActivities, RetrievedPassages, RetrieveInput
+    from activities.understanding import (
+        EscalationCheckInput,
+        Understanding,
+        UnderstandingActivities,
+        UnderstandInput,
+    )
     from workflows.summary import SummariseConversationWorkflow
 
 COMPANY_ATTR = SearchAttributeKey.for_keyword("HelpdeckCompanyId")
 CONVERSATION_ATTR = SearchAttributeKey.for_keyword("HelpdeckConversationId")
 KIND_ATTR = SearchAttributeKey.for_keyword("HelpdeckKind")
+# How the turn ended: answered, backup, offline, canned or human (set when it is recorded).
+STATUS_ATTR = SearchAttributeKey.for_keyword("HelpdeckStatus")
 
 # What a person sees when every model failed: honest, and it offers a human.
 CANNED_REPLY = (
     "I'm sorry, I can't answer right now. A member of our team can help: "
     "ask for a human and we will connect you."
 )
+
+# Said once, by the turn that hands the conversation to a person, in the customer's language.
+HANDOFF_TEXT = {
+    "en": "I'm connecting you with a member of our team. They will reply here as soon as they can.",
+    "de": "Ich verbinde Sie mit einem Mitglied unseres Teams. Es antwortet Ihnen hier so bald wie möglich.",
+    "fr": "Je vous mets en relation avec un membre de notre équipe. Il vous répondra ici dès que possible.",
+    "it": "La metto in contatto con un membro del nostro team. Le risponderà qui il prima possibile.",
+    "zh": "我正在为您转接我们的团队成员，他们会尽快在这里回复您。",
+}
 
 DB_STEP = dict(
     start_to_close_timeout=timedelta(seconds=10),
@@ -82,6 +100,8 @@ class ChatTurnWorkflow:
     def __init__(self) -> None:
         self._previous_done = False
         self._stage = "received"
+        # Step timings and retrieval confidence, recorded with the reply as analytics facts.
+        self._measured: dict = {}
 
     @workflow.signal
     def previous_turn_done(self) -> None:
@@ -110,17 +130,82 @@ class ChatTurnWorkflow:
             # A person owns this conversation: record the question, never answer it.
             return await self._finish(turn, recorded.message_id, None, "human")
 
-        self._stage = "retrieving"
-        retrieved = await workflow.execute_activity_method(
+        understood = None
+        query = turn.content
+        if workflow.patched("understanding-v1"):
+            self._stage = "understanding"
+            understood = await workflow.execute_local_activity_method(
+                UnderstandingActivities.understand_message,
+                UnderstandInput(turn.company_id, turn.conversation_id, turn.turn_id),
+                **DB_STEP,
+            )
+            self._measured = {"intent": understood.intent, "language": understood.language}
+            if understood.escalate:
+                return await self._hand_over(turn, recorded.message_id, understood, understood.escalation_reason)
+            query = understood.standalone_query or turn.content
+
+        chunk_ids: list[str] = []
+        if understood is None or understood.intent != "chitchat":
+            self._stage = "retrieving"
+            retrieve_started = workflow.now()
+            retrieved = await self._retrieve(turn, query, plan.local_retrieval)
+            chunk_ids = retrieved.chunk_ids
+            self._measured |= {
+                "retrieve_ms": int((workflow.now() - retrieve_started).total_seconds() * 1000),
+                "retrieval_confidence": retrieved.top_score,
+            }
+            if understood is not None and understood.intent == "question":
+                verdict = await workflow.execute_local_activity_method(
+                    UnderstandingActivities.check_escalation,
+                    EscalationCheckInput(
+                        turn.company_id,
+                        understood.intent,
+                        understood.intent_confidence,
+                        understood.sentiment,
+                        understood.unanswered_in_a_row,
+                        understood.user_messages,
+                        retrieved.top_score if chunk_ids else None,
+                    ),
+                    **DB_STEP,
+                )
+                if verdict.escalate:
+                    return await self._hand_over(turn, recorded.message_id, understood, verdict.reason)
+
+        self._stage = "generating"
+        reply, degraded = await self._generate(turn, plan.providers, chunk_ids)
+        return await self._finish(turn, recorded.message_id, reply, degraded)
+
+    async def _retrieve(self, turn: TurnInput, query: str, local: bool) -> RetrievedPassages:
+        # An in-process index is cheap enough for a local activity; a search cluster is not.
+        if local and workflow.patched("local-steps-v1"):
+            return await workflow.execute_local_activity_method(
+                RetrievalActivities.retrieve_passages,
+                RetrieveInput(turn.company_id, query),
+                start_to_close_timeout=timedelta(seconds=5),
+                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200)),
+            )
+        return await workflow.execute_activity_method(
             RetrievalActivities.retrieve_passages,
-            RetrieveInput(turn.company_id, turn.content),
+            RetrieveInput(turn.company_id, query),
             start_to_close_timeout=timedelta(seconds=5),
             retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200)),
         )
 
-        self._stage = "generating"
-        reply, degraded = await self._generate(turn, plan.providers, retrieved.chunk_ids)
-        return await self._finish(turn, recorded.message_id, reply, degraded)
+    async def _hand_over(
+        self, turn: TurnInput, user_message_id: str, understood: Understanding, reason: str | None
+    ) -> TurnResult:
+        """Open the human queue for this conversation and tell the customer, in their language."""
+        self._stage = "escalating"
+        category = reason or "customer_request"
+        opened = await workflow.execute_activity_method(
+            EscalationActivities.open_escalation,
+            OpenEscalationInput(turn.company_id, turn.conversation_id, category, understood.escalation_detail),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)),
+        )
+        self._measured |= {"escalation_reason": category, "escalation_id": opened.escalation_id}
+        handoff = HANDOFF_TEXT.get(understood.language, HANDOFF_TEXT["en"])
+        return await self._finish(turn, user_message_id, None, "human", handoff=handoff)
 
     async def _wait_for_previous_turn(self, previous_turn_id: str) -> None:
         for _ in range(PREVIOUS_TURN_MAX_CHECKS):
@@ -145,14 +230,24 @@ class ChatTurnWorkflow:
                 maximum_interval=timedelta(seconds=4),
                 non_retryable_error_types=["ChatModelRejected"],
             )
+            generate = GenerateInput(turn.company_id, turn.conversation_id, turn.turn_id, slot, chunk_ids)
             try:
-                reply = await workflow.execute_activity_method(
-                    ModelActivities.generate_reply,
-                    GenerateInput(turn.company_id, turn.conversation_id, turn.turn_id, slot, chunk_ids),
-                    start_to_close_timeout=timedelta(seconds=60),
-                    heartbeat_timeout=timedelta(seconds=5),
-                    retry_policy=retry,
-                )
+                if slot == "offline" and workflow.patched("local-steps-v1"):
+                    # The composer needs no network: a local activity spares a task round trip.
+                    reply = await workflow.execute_local_activity_method(
+                        ModelActivities.generate_reply,
+                        generate,
+                        start_to_close_timeout=timedelta(seconds=30),
+                        retry_policy=retry,
+                    )
+                else:
+                    reply = await workflow.execute_activity_method(
+                        ModelActivities.generate_reply,
+                        generate,
+                        start_to_close_timeout=timedelta(seconds=60),
+                        heartbeat_timeout=timedelta(seconds=5),
+                        retry_policy=retry,
+                    )
             except ActivityError:
                 workflow.logger.warning("model slot %s failed, falling back", slot)
                 continue
@@ -161,11 +256,17 @@ class ChatTurnWorkflow:
         return None, "canned"
 
     async def _finish(
-        self, turn: TurnInput, user_message_id: str, reply: GeneratedReply | None, degraded: str | None
+        self,
+        turn: TurnInput,
+        user_message_id: str,
+        reply: GeneratedReply | None,
+        degraded: str | None,
+        handoff: str | None = None,
     ) -> TurnResult:
         self._stage = "recording"
         if degraded == "human":
-            content, citations, meta = None, [], {}
+            # No answer; only the handover notice when this very turn opened the queue.
+            content, citations, meta = handoff, [], ({"handoff": True} if handoff else {})
         elif reply is None:
             content, citations, meta = CANNED_REPLY, [], {"degraded": "canned"}
         else:
@@ -178,12 +279,19 @@ class ChatTurnWorkflow:
                 "latency_ms": reply.latency_ms,
                 "cost_usd": reply.cost_usd,
                 "degraded": degraded,
+                "abstained": reply.abstained,
+                **({"safety": reply.safety} if reply.safety else {}),
             }
+        meta = {**meta, **self._measured}
         recorded = await workflow.execute_local_activity_method(
             ConversationActivities.record_reply,
-            RecordReplyInput(turn.company_id, turn.conversation_id, turn.turn_id, content, citations, meta),
+            RecordReplyInput(
+                turn.company_id, turn.conversation_id, turn.turn_id, content, citations, meta, handoff=bool(handoff)
+            ),
             **DB_STEP,
         )
+        if workflow.patched("turn-status-search-attribute"):
+            workflow.upsert_search_attributes([STATUS_ATTR.value_set(degraded or "answered")])
         if recorded.next_turn_id:
             await workflow.get_external_workflow_handle(recorded.next_turn_id).signal(
                 ChatTurnWorkflow.previous_turn_done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Annotated
 
@@ -28,12 +29,24 @@ from helpdeck.tables import Conversation, Message
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}},
+}
 SSE_RESPONSE = {
     200: {
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        "description": "The reply, or its stream of server-sent events",
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+        "description": "The reply, or its stream of server-sent events (turn, delta, reset, message, done)",
     }
 }
+STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+
+
+def _checked_last_event_id(value: str | None) -> str | None:
+    """Event ids are Redis stream ids; anything else cannot be resumed from."""
+    if value is not None and not STREAM_ID.match(value):
+        raise InvalidInput("Last-Event-ID is not an id this API sent", code="invalid_last_event_id")
+    return value
 
 
 def conversation_out(row: Conversation) -> ConversationOut:
@@ -111,12 +124,17 @@ async def post_message(
 ):  # type: ignore[no-untyped-def]
     """Send the end user's message; the reply comes back as JSON, or streamed as SSE."""
     settings = runtime.settings
+    last_event_id = _checked_last_event_id(last_event_id)
     if len(body.content) > settings.max_message_chars:
         raise InvalidInput(f"content is longer than {settings.max_message_chars} characters", code="message_too_long")
     conversation = await service.get_conversation(session, caller.company_id, conversation_id)
     turn_id = turn_id_for(caller.company_id, conversation_id, idempotency_key)
-    finished = await completed_turn(session, caller.company_id, turn_id, body.content)
-    if finished is None and await service.find_turn(session, caller.company_id, turn_id) is None:
+    # Without an Idempotency-Key the turn id is fresh and random: nothing to look up.
+    finished = await completed_turn(session, caller.company_id, turn_id, body.content) if idempotency_key else None
+    known = finished is not None or (
+        idempotency_key is not None and await service.find_turn(session, caller.company_id, turn_id) is not None
+    )
+    if not known:
         # Only a new message counts against the limits; a retry of a known turn is free.
         await runtime.rate_limiter.take(
             str(caller.company_id),
@@ -162,6 +180,7 @@ async def turn_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Reconnect to a turn's event stream; with Last-Event-ID nothing is missed."""
+    last_event_id = _checked_last_event_id(last_event_id)
     await service.get_conversation(session, caller.company_id, conversation_id)
     if not turn_id.startswith(f"turn-{conversation_id}-"):
         raise NotFound("no such turn")

@@ -57,6 +57,10 @@ class ChatResult:
     completion_tokens: int = 0
     # finish_reason as the provider gave it ("stop", "length", ...), "offline" for composers.
     finish_reason: str = "stop"
+    # Chunk ids the answer quotes, when the provider knows (the composer does); None otherwise.
+    cited_chunk_ids: list[str] | None = None
+    # True when the provider declined to answer from the passages ("I don't know").
+    abstained: bool = False
 
 
 # Called with each text delta as it arrives; awaited so back-pressure reaches the provider.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from helpdeck.providers.chat import ChatModel
-from helpdeck.providers.offline_chat import OfflineChatModel
+from helpdeck.answers.composer import ComposerChatModel
 from helpdeck.settings import Settings
 
 # Per 1K tokens (input, output), USD. Unknown models cost nothing rather than guess wrong.
@@ -59,6 +59,6 @@ def build_gateway(settings: Settings) -> ModelGateway:
             name="backup",
         )
         defaults["backup"] = settings.backup_chat_model
-    models["offline"] = OfflineChatModel()
-    defaults["offline"] = "offline-extractive"
+    models["offline"] = ComposerChatModel()
+    defaults["offline"] = ComposerChatModel.model
     return ModelGateway(models=models, default_models=defaults)

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from helpdeck.analytics.facts import stage_turn_fact
 from helpdeck.errors import NotFound
 from helpdeck.services.events import add_event
 from helpdeck.tables import Company, Conversation, Message, Turn
@@ -173,12 +174,19 @@ async def record_reply(
     meta: dict,
     history_messages: int,
     summary_every: int,
+    handoff: bool = False,
 ) -> RecordedReply:
-    """Store the answer (if any) and close the turn; returns the next waiting turn to wake."""
+    """Store the answer (if any) and close the turn; returns the next waiting turn to wake.
+
+    Under the conversation lock, an escalated conversation gets no bot answer, even from a turn
+    that was already generating when a person took over (only the turn's own handover notice).
+    """
     conversation = await _lock_conversation(session, company_id, conversation_id)
     turn = await session.get(Turn, turn_id)
     if turn is None:
         raise NotFound("no such turn")
+    if conversation.status == "escalated" and not handoff:
+        content = None
     if turn.reply_message_id is None and content is not None:
         seq = conversation.last_seq + 1
         reply = Message(
@@ -202,6 +210,7 @@ async def record_reply(
     if turn.status != "completed":
         turn.status = "completed"
         turn.completed_at = datetime.now(UTC)
+        await stage_turn_fact(session, conversation, turn, content, citations, meta)
     session.add(turn)
     next_turn = await _running_turn(session, conversation_id, turn.seq, before=False)
     unsummarised = conversation.last_seq - conversation.summary_upto_seq

@@ -24,6 +24,8 @@ async def _count_messages(tenant: Tenant, conversation: str) -> int:
         (b"{}", "application/json", 422, "validation_error"),
         (b"[1, 2]", "application/json", 422, "validation_error"),
         (b"content=hi", "application/x-www-form-urlencoded", 422, "validation_error"),
+        (b'{"content": "nul \\u0000 inside"}', "application/json", 422, "invalid_text"),
+        (b'{"content": "lone \\udb78 surrogate"}', "application/json", 422, "invalid_text"),
     ],
 )
 async def test_malformed_message_bodies_are_problems_and_write_nothing(
@@ -100,3 +102,14 @@ async def test_openapi_and_docs_are_served(api: Api, tenant: Tenant) -> None:
     post = spec["paths"]["/v1/conversations/{conversation_id}/messages"]["post"]
     assert "text/event-stream" in post["responses"]["200"]["content"]
     assert (await tenant.client.get("/docs")).status_code == 200
+
+
+async def test_last_event_id_that_we_never_sent_is_refused(tenant: Tenant) -> None:
+    conversation = await new_conversation(tenant)
+    response = await tenant.client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"content": "hi", "stream": True},
+        headers={"Last-Event-ID": "null"},
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_last_event_id"
+    assert await _count_messages(tenant, conversation) == 0

@@ -21,6 +21,8 @@ from tests.conftest import Api, Tenant, new_conversation
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
+# Bump when the turn workflow's shape changes (behind workflow.patched), then save histories.
+HISTORY_VERSION = "v2"
 
 
 async def _replay(histories: list[WorkflowHistory]) -> None:
@@ -60,7 +62,8 @@ async def test_recorded_turns_replay_deterministically(api: Api, tenant: Tenant,
         for name, history in zip(
             ("plain", "concurrent_a", "concurrent_b", "fallback", "human"), histories, strict=True
         ):
-            (HISTORIES / f"chat_turn_{name}.json").write_text(history.to_json())
+            # Each version's histories stay beside the older ones: all of them must replay.
+            (HISTORIES / f"chat_turn_{HISTORY_VERSION}_{name}.json").write_text(history.to_json())
 
 
 async def test_committed_histories_of_earlier_versions_still_replay() -> None:
