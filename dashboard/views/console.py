@@ -14,7 +14,8 @@ from dashboard.client import ApiError
 
 REFRESH_S = 3
 ACTING_ROLES = {"owner", "admin", "agent"}
-SLA_BADGES = {"on_track": "🟢 on track", "after_hours": "🌙 after hours", "breached": "🔴 breached", "met": "✅ met"}
+SLA_BADGES = {"on_track": "on track", "after_hours": "after hours", "breached": "BREACHED", "met": "met"}
+AVATARS = {"user": "user", "assistant": "assistant", "agent": ":material/support_agent:", "system": ":material/info:"}
 
 
 def _call(method: str, path: str, **kwargs: Any) -> Any:
@@ -126,8 +127,8 @@ def conversation(escalation_id: str, role: str) -> None:
             for passage in assist.get("retrieved_passages") or []:
                 st.caption(str(passage.get("title") or passage.get("text") or passage)[:300])
     for message in messages:
-        who = {"user": "user", "assistant": "assistant", "agent": "human", "system": "ai"}.get(message["role"], "ai")
-        with st.chat_message(who):
+        role_name = message["role"] if message["role"] in AVATARS else "system"
+        with st.chat_message(role_name, avatar=AVATARS[role_name]):
             st.write(message["content"] or "")
     mine = escalation["claimed_by"] and escalation["claimed_by"] == st.session_state.get("console_user")
     if role not in ACTING_ROLES:
@@ -141,7 +142,8 @@ def conversation(escalation_id: str, role: str) -> None:
             _act("Claimed", "POST", f"{base}/claim")
     elif mine or role in {"owner", "admin"}:
         with st.form("reply", clear_on_submit=True):
-            text = st.text_area("Reply", value=assist.get("draft_reply", "") if mine else "")
+            answered = any(m["role"] == "agent" for m in messages)
+            text = st.text_area("Reply", value=assist.get("draft_reply", "") if mine and not answered else "")
             if st.form_submit_button("Send reply", type="primary") and text.strip():
                 _act("Reply sent", "POST", f"{base}/messages", json={"content": text.strip()})
         if st.button("Release"):
