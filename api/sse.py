@@ -17,6 +17,12 @@ from helpdeck.stores.redis import turn_stream_key
 
 KEEPALIVE_S = 15.0
 
+# How an SSE event looks in OpenAPI (each event as an object), shared by every streaming route.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}},
+}
+
 
 def format_event(event: str, data: dict, event_id: str | None = None) -> str:
     lines = []

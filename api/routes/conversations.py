@@ -20,7 +20,7 @@ from api.schemas import (
     MessageOut,
     TurnOut,
 )
-from api.sse import format_event, relay_turn
+from api.sse import SSE_EVENT_SCHEMA, format_event, relay_turn
 from helpdeck.errors import InvalidInput, NotFound
 from helpdeck.runtime import Runtime
 from helpdeck.services import conversations as service
@@ -29,10 +29,6 @@ from helpdeck.tables import Conversation, Message
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-SSE_EVENT_SCHEMA = {
-    "type": "object",
-    "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}},
-}
 SSE_RESPONSE = {
     200: {
         "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},

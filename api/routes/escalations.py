@@ -25,7 +25,7 @@ from api.escalation_schemas import (
 from api.escalation_schemas import ResolveRequest as ResolveBody
 from api.routes.conversations import message_out
 from api.schemas import MessageList
-from api.sse import KEEPALIVE_S, format_event
+from api.sse import KEEPALIVE_S, SSE_EVENT_SCHEMA, format_event
 from helpdeck.errors import InvalidInput
 from helpdeck.escalation_policy import DEFAULT_PRIORITY
 from helpdeck.runtime import Runtime
@@ -44,7 +44,7 @@ from workflows.escalation import (
 router = APIRouter(tags=["escalations"])
 SSE_RESPONSE = {
     200: {
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         "description": "Queue changes as server-sent events",
     }
 }

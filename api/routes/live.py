@@ -26,7 +26,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import CallerDep, RuntimeDep, SessionDep
-from api.sse import KEEPALIVE_S, format_event
+from api.sse import KEEPALIVE_S, SSE_EVENT_SCHEMA, format_event
 from helpdeck.errors import InvalidInput
 from helpdeck.services import conversations as service
 from helpdeck.services.queue_feed import conversation_channel, feed_stream
@@ -41,7 +41,7 @@ RESCAN_S = 5.0
 REDIS_CALLS_AT_ONCE = 24
 SSE_RESPONSE = {
     200: {
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         "description": "Live messages and status changes as server-sent events (ready, message, status)",
     }
 }

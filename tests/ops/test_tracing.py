@@ -37,7 +37,7 @@ async def test_one_turn_is_one_trace_from_the_request_to_the_activities(api: Api
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{settings.port}", headers={"Authorization": f"Bearer {tenant.key}"}, timeout=60
         ) as client:
-            reply = await client.post(f"/v1/conversations/{conversation}/messages", json={"content": "trace me"})
+            reply = await client.post(f"/v1/conversations/{conversation}/messages", json={"content": "How do I reset my password?"})
         assert reply.status_code == 200, reply.text
     finally:
         server.should_exit = True
