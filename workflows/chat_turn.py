@@ -148,7 +148,14 @@ class ChatTurnWorkflow:
         if understood is None or understood.intent != "chitchat":
             self._stage = "retrieving"
             retrieve_started = workflow.now()
-            retrieved = await self._retrieve(turn, query, plan.local_retrieval)
+            try:
+                retrieved = await self._retrieve(turn, query, plan.local_retrieval)
+            except ActivityError:
+                # Search down: answer without passages (the composer then says it cannot find
+                # it and offers a person) rather than fail the turn; the metadata says so.
+                workflow.logger.warning("retrieval failed; answering without passages")
+                retrieved = RetrievedPassages()
+                self._measured["retrieval_failed"] = True
             chunk_ids = retrieved.chunk_ids
             self._measured |= {
                 "retrieve_ms": int((workflow.now() - retrieve_started).total_seconds() * 1000),

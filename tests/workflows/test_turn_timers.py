@@ -31,7 +31,9 @@ def _test_server_path() -> str:
 # turns do not finish on the time-skipping server (they hang until the test times out). The same
 # wait-for-the-previous-turn code passes on the dev server in tests/api/test_turns.py; the
 # timer paths are untested until this is fixed.
-pytestmark = pytest.mark.skip(reason="turn with understanding steps hangs on the time-skipping server; under investigation")
+pytestmark = pytest.mark.skip(
+    reason="turn with understanding steps hangs on the time-skipping server; under investigation"
+)
 
 
 @pytest.fixture
@@ -67,7 +69,9 @@ async def test_a_turn_behind_a_vanished_turn_answers_after_the_checks_run_out(
     async with build_worker(skipping_env.client, _runtime_on(api, "skipping-1", skipping_env)):
         handle = await skipping_env.client.start_workflow(
             ChatTurnWorkflow.run,
-            TurnInput(tenant.id, conversation, f"turn-{conversation}-{uuid.uuid4().hex}", "What are your opening hours?"),
+            TurnInput(
+                tenant.id, conversation, f"turn-{conversation}-{uuid.uuid4().hex}", "What are your opening hours?"
+            ),
             id=f"skip-{uuid.uuid4().hex}",
             task_queue="skipping-1",
         )
@@ -87,7 +91,9 @@ async def test_a_turn_proceeds_at_the_next_check_once_the_database_says_the_prev
     async with build_worker(skipping_env.client, _runtime_on(api, "skipping-2", skipping_env)):
         handle = await skipping_env.client.start_workflow(
             ChatTurnWorkflow.run,
-            TurnInput(tenant.id, conversation, f"turn-{conversation}-{uuid.uuid4().hex}", "How long does delivery take?"),
+            TurnInput(
+                tenant.id, conversation, f"turn-{conversation}-{uuid.uuid4().hex}", "How long does delivery take?"
+            ),
             id=f"skip-{uuid.uuid4().hex}",
             task_queue="skipping-2",
         )
