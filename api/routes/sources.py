@@ -43,7 +43,17 @@ async def create_source(
     source = KnowledgeSource(company_id=caller.company_id, kind=kind, url=url, max_pages=max_pages)
     session.add(source)
     await session.commit()
-    await start_crawl(runtime.temporal, settings.task_queue, caller.company_id, source.id, settings.crawl_window)
+    try:
+        await start_crawl(runtime.temporal, settings.task_queue, caller.company_id, source.id, settings.crawl_window)
+    except Exception:
+        # No workflow will ever update this row: never leave it `crawling`.
+        source.status = "failed"
+        source.error_message = (
+            "The crawl could not be started (the workflow service did not answer); add the source again."
+        )
+        session.add(source)
+        await session.commit()
+        raise
     return source_out(source)
 
 

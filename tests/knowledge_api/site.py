@@ -7,14 +7,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Site:
-    def __init__(self, pages: dict[str, tuple[str, bytes]]) -> None:
+    def __init__(self, pages: dict[str, tuple[str, bytes]], statuses: dict[str, int] | None = None) -> None:
         self.pages = pages
+        self.statuses = statuses or {}  # path → error status to answer instead
         self.requests: list[str] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 site.requests.append(self.path)
+                if self.path in site.statuses:
+                    self.send_response(site.statuses[self.path])
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 found = site.pages.get(self.path)
                 if found is None:
                     self.send_response(404)

@@ -100,3 +100,49 @@ async def test_private_addresses_are_refused_unless_allowed(api: Api, tenant: Te
     with pytest.raises(Exception) as metadata:
         await check_public_url("http://169.254.169.254/latest/meta-data", allow_private=False)
     assert getattr(metadata.value, "code", "") == "url_forbidden"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.timeout(300)
+async def test_a_crawl_whose_robots_txt_answers_503_fails_saying_so(api: Api, tenant: Tenant) -> None:
+    with Site({"/": html("Home", "<p>Welcome.</p>")}, statuses={"/robots.txt": 503}) as site:
+        state = await _crawl(api, tenant, url=site.url + "/")
+        assert site.requests == ["/robots.txt"]  # not a single page fetched
+    assert (state["status"], state["pages_found"]) == ("failed", 0)
+    assert "robots.txt could not be read" in state["error"] and "HTTP 503" in state["error"], state
+
+
+@pytest.mark.timeout(300)
+async def test_a_crawl_of_an_unreachable_host_fails_with_a_reason(api: Api, tenant: Tenant) -> None:
+    state = await _crawl(api, tenant, url=f"http://127.0.0.1:{_closed_port()}/")
+    assert state["status"] == "failed", state
+    assert "did not start" in state["error"] and "reachable" in state["error"], state
+
+
+@pytest.mark.timeout(300)
+async def test_a_sitemap_that_is_not_xml_fails_with_a_reason(api: Api, tenant: Tenant) -> None:
+    with Site({"/sitemap.xml": html("Oops", "<p>Not a sitemap<br></p>")}) as site:
+        state = await _crawl(api, tenant, sitemap=site.url + "/sitemap.xml")
+    assert (state["status"], state["pages_found"]) == ("failed", 0)
+    assert "not valid XML" in state["error"], state
+
+
+@pytest.mark.timeout(300)
+async def test_a_sitemap_listing_no_allowed_page_fails_instead_of_finishing_empty(api: Api, tenant: Tenant) -> None:
+    with Site({}) as site:
+        site.pages["/robots.txt"] = ("text/plain", b"User-agent: *\nDisallow: /private\n")
+        site.pages["/sitemap.xml"] = (
+            "application/xml",
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{site.url}/private/a</loc></url>'
+            "<url><loc>http://127.0.0.1:9/elsewhere</loc></url></urlset>".encode(),
+        )
+        state = await _crawl(api, tenant, sitemap=site.url + "/sitemap.xml")
+    assert state["status"] == "failed", state
+    assert "lists no page" in state["error"] and "2 listed" in state["error"], state

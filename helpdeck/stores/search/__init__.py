@@ -4,9 +4,10 @@ from helpdeck.stores.search.protocol import (
     FILTER_FIELDS,
     Filters,
     IndexedChunk,
+    Ranking,
     SearchHit,
     SearchIndex,
     StoredChunk,
 )
 
-__all__ = ["FILTER_FIELDS", "Filters", "IndexedChunk", "SearchHit", "SearchIndex", "StoredChunk"]
+__all__ = ["FILTER_FIELDS", "Filters", "IndexedChunk", "Ranking", "SearchHit", "SearchIndex", "StoredChunk"]

@@ -46,21 +46,30 @@ from typing import Any
 
 import numpy as np
 import tantivy
-from usearch.index import Index as VectorIndex
 
 from helpdeck.stores.search.analysis import analyze
 from helpdeck.stores.search.fusion import DEFAULT_FUSION, Fusion, fused_scores
+from helpdeck.stores.search.native import load_system_libstdcxx
 from helpdeck.stores.search.protocol import (
     Filters,
     IndexedChunk,
+    Ranking,
     SearchHit,
     StoredChunk,
     check_filters,
 )
 
+load_system_libstdcxx()  # before usearch: see native.py (a segfault otherwise)
+from usearch.index import Index as VectorIndex  # noqa: E402
+
 FORMAT = 1
 _WRITER_HEAP = 32_000_000
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return array / max(float(np.linalg.norm(array)), 1e-12)
 
 
 def company_dirname(company_id: str) -> str:
@@ -332,6 +341,7 @@ class _CompanyIndex:
         filters: dict[str, list[str]],
         depth: int,
         fusion: Fusion,
+        ranking: Ranking | None = None,
     ) -> list[SearchHit]:
         with self.rw.read():
             searcher, vectors = self.searcher, self.vectors
@@ -354,10 +364,11 @@ class _CompanyIndex:
                 candidates.update(int(k) for k in values if k is not None)
             # Dense candidates.
             unit: np.ndarray | None = None
+            rank_unit: np.ndarray | None = None
             if query_vector is not None and vectors is not None and len(vectors):
-                unit = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-                unit = unit / max(float(np.linalg.norm(unit)), 1e-12)
-                candidates.update(self._dense_candidates(searcher, vectors, unit, depth, musts))
+                unit = _unit(query_vector)
+                rank_unit = unit if ranking is None else _unit(ranking.vector)
+                candidates.update(self._dense_candidates(searcher, vectors, rank_unit, depth, musts))
             if not candidates:
                 return []
             # Score every candidate by both signals (and re-apply the filters).
@@ -373,12 +384,18 @@ class _CompanyIndex:
                 found: Any = vectors.get(keys)
                 matrix = np.stack([np.zeros_like(unit) if v is None else np.asarray(v, np.float32) for v in found])
                 dense = matrix @ unit
+                rank_dense = dense if rank_unit is unit else matrix @ rank_unit
             else:
-                dense = np.zeros(len(keys))
+                dense = rank_dense = np.zeros(len(keys))
             best_possible = self._bm25_ceiling(searcher, terms)
             match = np.clip(bm25 / best_possible, 0.0, 1.0) if best_possible > 0 else bm25 * 0
             scores = fused_scores(dense.tolist(), bm25.tolist(), match.tolist(), fusion)
-            order = sorted(range(len(hits)), key=lambda i: (-scores[i], -dense[i], int(keys[i])))
+            if ranking is None or rank_dense is dense:
+                order_by = scores
+            else:  # calibrated ranking; `score` stays the absolute one (see query_shift.py)
+                fusion_used = Fusion("dense+match", weight=ranking.bm25_weight)
+                order_by = fused_scores(rank_dense.tolist(), bm25.tolist(), match.tolist(), fusion_used)
+            order = sorted(range(len(hits)), key=lambda i: (-order_by[i], -dense[i], int(keys[i])))
             results = []
             for i in order[:top_k]:
                 stored = _stored(searcher.doc(addresses[i]))
@@ -386,6 +403,7 @@ class _CompanyIndex:
                     SearchHit(
                         **stored.__dict__,
                         score=float(scores[i]),
+                        ranking_score=float(order_by[i]),
                         dense_score=float(dense[i]),
                         bm25_score=float(bm25[i]),
                         bm25_match=float(match[i]),
@@ -534,10 +552,13 @@ class EmbeddedSearchIndex:
         query_vector: Sequence[float] | np.ndarray | None,
         top_k: int = 10,
         filters: Filters | None = None,
+        ranking: Ranking | None = None,
     ) -> list[SearchHit]:
         checked = check_filters(filters)
         vector = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)
-        return await asyncio.to_thread(self._search, company_id, query_text, vector, top_k, checked)
+        if vector is None:
+            ranking = None
+        return await asyncio.to_thread(self._search, company_id, query_text, vector, top_k, checked, ranking)
 
     def _search(
         self,
@@ -546,11 +567,12 @@ class EmbeddedSearchIndex:
         vector: np.ndarray | None,
         top_k: int,
         filters: dict[str, list[str]],
+        ranking: Ranking | None = None,
     ) -> list[SearchHit]:
         index = self._company(company_id, create=False)
         if index is None:
             return []
-        return index.search(query_text, vector, top_k, filters, self.candidate_depth, self.fusion)
+        return index.search(query_text, vector, top_k, filters, self.candidate_depth, self.fusion, ranking)
 
     async def get_chunks(self, company_id: str, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         index = await asyncio.to_thread(self._company, company_id, False)

@@ -73,10 +73,14 @@ class SearchHit(StoredChunk):
     `dense_score` is the cosine similarity of query and chunk vectors (-1..1); `bm25_score` is
     the raw BM25 score (0 when no query term matches) and `bm25_match` that score divided by
     the best score any chunk could get for this query (0..1: how much of the query the
-    chunk contains, weighted by rarity). `score` is what results are ranked by.
+    chunk contains, weighted by rarity). `score` fuses the two on an absolute scale,
+    comparable across queries (what answer thresholds read); `ranking_score` is what results
+    are ordered by: the same as `score` unless the search had a language-calibrated
+    `ranking` (`query_shift.py`).
     """
 
     score: float = 0.0
+    ranking_score: float = 0.0
     dense_score: float = 0.0
     bm25_score: float = 0.0
     bm25_match: float = 0.0
@@ -96,6 +100,15 @@ def check_filters(filters: Filters | None) -> dict[str, list[str]]:
             raise ValueError(f"filter {name!r} needs a string or a non-empty list of strings")
         checked[name] = values
     return checked
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How to order a search's results instead of by `score`: the dense signal taken from a
+    calibrated query vector, plus `bm25_weight` × `bm25_match` (`query_shift.py`)."""
+
+    vector: Sequence[float] | np.ndarray
+    bm25_weight: float = 0.05
 
 
 class SearchIndex(Protocol):
@@ -124,11 +137,14 @@ class SearchIndex(Protocol):
         query_vector: Sequence[float] | np.ndarray | None,
         top_k: int = 10,
         filters: Filters | None = None,
+        ranking: Ranking | None = None,
     ) -> list[SearchHit]:
         """Best `top_k` chunks of this company for the query, best first.
 
         Either signal may be missing: an empty `query_text` searches by vector alone, a
-        `None` vector by BM25 alone.
+        `None` vector by BM25 alone. `ranking`, when given with a query vector, chooses the
+        dense candidates and the order (`query_shift.py`; on OpenSearch: the `knn` clause
+        takes its vector, and a `script_score` on the raw vector gives `dense_score`).
         """
         ...
 
