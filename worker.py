@@ -11,14 +11,16 @@ import asyncio
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.actions import ActionActivities
 from activities.analytics import AnalyticsActivities
+from activities.answers import AnswerActivities
 from activities.channels import ChannelActivities
 from activities.conversations import ConversationActivities
 from activities.escalation import EscalationActivities
-from activities.understanding import UnderstandingActivities
 from activities.ingestion import IngestionActivities
 from activities.models import ModelActivities
 from activities.retrieval import RetrievalActivities
+from activities.understanding import UnderstandingActivities
 from activities.webhooks import WebhookActivities
 from helpdeck.observability.activity_metrics import ActivityMetricsInterceptor
 from helpdeck.runtime import Runtime
@@ -59,8 +61,11 @@ def activities_for(runtime: Runtime) -> list:
         channel_replies.await_turn_reply,
         channel_replies.post_channel_reply,
         channel_replies.mark_delivery_failed,
+        channel_replies.post_escalation_notice,
         AnalyticsActivities(runtime.db).refresh_rollups,
         *_understanding_activities(runtime),
+        *AnswerActivities(runtime.db, runtime.redis, runtime.settings, runtime.knowledge, runtime.embedder).all(),
+        *ActionActivities(runtime.db, runtime.settings, runtime.gateway).all(),
         *IngestionActivities(
             runtime.db, runtime.settings, runtime.blobs, runtime.embedder, runtime.search_index, runtime.temporal
         ).all(),
@@ -75,9 +80,6 @@ def _understanding_activities(runtime: Runtime) -> list:
     return [
         understanding.understand_message,
         understanding.check_escalation,
-        understanding.route_turn,
-        understanding.lookup_cached_answer,
-        understanding.store_cached_answer,
         understanding.validate_reply,
     ]
 
@@ -121,9 +123,17 @@ async def run_worker() -> None:
     from helpdeck.services.webhook_runner import start_webhooks
 
     await start_webhooks(runtime.temporal, settings)
+    from helpdeck.observability.worker_metrics import WorkerMetricsServer
+
+    # This process's activities move the turn, token and cost counters: serve them here.
+    metrics = WorkerMetricsServer(settings) if settings.worker_metrics_port else None
     try:
+        if metrics is not None:
+            await metrics.start()
         await build_worker(runtime.temporal, runtime).run()
     finally:
+        if metrics is not None:
+            await metrics.stop()
         await runtime.close()
 
 

@@ -14,14 +14,15 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from helpdeck.channels import outbound
+from helpdeck.channels import outbound, slack
 from helpdeck.channels.crypto import SecretBox
 from helpdeck.channels.formatting import discord_content, slack_mrkdwn
 from helpdeck.channels.store import finish_delivery, get_delivery, load_config
 from helpdeck.db import Database
 from helpdeck.errors import NotFound
+from helpdeck.services.escalations import escalation_payload
 from helpdeck.settings import Settings
-from helpdeck.tables import Message
+from helpdeck.tables import Escalation, Message
 from workflows.chat_turn import ChatTurnWorkflow
 
 HEARTBEAT_EVERY_S = 5.0
@@ -49,6 +50,12 @@ class DeliveryFailedInput:
 
 
 @dataclass
+class EscalationNoticeInput:
+    company_id: str
+    escalation_id: str
+
+
+@dataclass
 class _Reply:
     platform: str
     target: dict
@@ -63,6 +70,7 @@ class ChannelActivities:
         self.db = db
         self.temporal = temporal
         self.box = SecretBox(settings.secret_key)
+        self.allow_private = settings.allow_private_urls
 
     @activity.defn
     async def await_turn_reply(self, params: AwaitTurnInput) -> str | None:
@@ -104,6 +112,31 @@ class ChannelActivities:
         async with self.db.session() as session:
             await finish_delivery(session, uuid.UUID(params.company_id), params.turn_id, "failed", None, params.error)
 
+    @activity.defn
+    async def post_escalation_notice(self, params: EscalationNoticeInput) -> str:
+        """Tell the company's Slack agents' channel about a new escalation, with a Claim button;
+        returns the message ts ("" when no agents' channel is configured)."""
+        company_id = uuid.UUID(params.company_id)
+        async with self.db.session() as session:
+            try:
+                config = await load_config(session, self.box, params.company_id, "slack")
+            except NotFound:
+                return ""
+            row = await session.get(Escalation, uuid.UUID(params.escalation_id))
+        channel = config.settings.get("agents_channel")
+        if not channel or row is None or row.company_id != company_id:
+            return ""
+        text, blocks = slack.escalation_notice(escalation_payload(row), row.reason)
+        try:
+            return await outbound.post_slack_notice(
+                config.secrets["bot_token"], config.settings.get("api_base_url"), channel, text, blocks,
+                f"escalation:{row.id}", self.allow_private, retrying=activity.info().attempt > 1,
+            )  # fmt: skip
+        except outbound.ChannelRejected as exc:
+            raise ApplicationError(str(exc), type="ChannelRejected", non_retryable=True) from exc
+        except outbound.ChannelUnavailable as exc:
+            raise ApplicationError(str(exc), type="ChannelUnavailable") from exc
+
     async def _reply(
         self,
         session,
@@ -131,16 +164,22 @@ class ChannelActivities:
             channel, thread_ts = reply.target["channel"], reply.target["thread_ts"]
             token = reply.secrets["bot_token"]
             if activity.info().attempt > 1:
-                found = await outbound.find_slack_reply(token, base, channel, thread_ts, turn_id)
+                found = await outbound.find_slack_reply(
+                    token, base, channel, thread_ts, turn_id, self.allow_private
+                )
                 if found:
                     return found
             return await outbound.post_slack_reply(
-                token, base, channel, thread_ts, slack_mrkdwn(reply.text, reply.citations), turn_id
+                token, base, channel, thread_ts, slack_mrkdwn(reply.text, reply.citations), turn_id,
+                self.allow_private,
             )
         content = discord_content(reply.text if reply.text is not None else HANDED_TO_HUMAN, reply.citations)
         if reply.target.get("kind") == "mention":
             return await outbound.post_discord_message(
-                base, reply.secrets["bot_token"], reply.target["channel_id"], reply.target["message_id"], content
+                base, reply.secrets["bot_token"], reply.target["channel_id"], reply.target["message_id"], content,
+                self.allow_private,
             )
         token = self.box.open_text(reply.target["token_sealed"])
-        return await outbound.edit_discord_original(base, reply.settings["application_id"], token, content)
+        return await outbound.edit_discord_original(
+            base, reply.settings["application_id"], token, content, self.allow_private
+        )

@@ -7,15 +7,18 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from helpdeck.answers.breaker import BreakerPolicy, CircuitBreaker
+from helpdeck.answers.injection import clean_passage_text, injected_sentences
+from helpdeck.answers.routing import BudgetLedger
+from helpdeck.answers.safety import OutputPolicy, canary_line, make_canary, validate_output
 from helpdeck.db import Database
 from helpdeck.knowledge import Retriever
-from helpdeck.prompts import build_messages
-from helpdeck.answers.injection import clean_passage_text, injected_sentences
-from helpdeck.answers.safety import OutputPolicy, canary_line, make_canary, validate_output
+from helpdeck.prompts import count_tokens, fit_prompt
 from helpdeck.providers.chat import (
     ChatMessage,
     ChatModelError,
@@ -28,7 +31,6 @@ from helpdeck.providers.gateway import ModelGateway
 from helpdeck.services import turns
 from helpdeck.settings import Settings
 from helpdeck.stores.redis import TURN_STREAM_TTL_S, turn_stream_key
-
 
 HEARTBEAT_EVERY_S = 1.0
 
@@ -52,6 +54,9 @@ class TurnPlan:
     providers: list[str]
     # True when the search index lives in this worker's process (embedded backend).
     local_retrieval: bool = False
+    # Whether the turn records how it ended as a search attribute (off only where the server
+    # cannot declare one, such as the time-skipping test server).
+    status_attribute: bool = True
 
 
 @dataclass
@@ -61,6 +66,10 @@ class GenerateInput:
     turn_id: str
     slot: str
     chunk_ids: list[str] = field(default_factory=list)
+    # The routed model for this slot (helpdeck/answers/routing.py); None: the slot's own.
+    model: str | None = None
+    # Retrieval scores of chunk_ids, same order (older histories carry none: scores are 0).
+    chunk_scores: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +102,10 @@ class ModelActivities:
         self.settings = settings
         self.gateway = gateway
         self.knowledge = knowledge
+        self.breaker = CircuitBreaker(
+            redis, BreakerPolicy(settings.breaker_failures, settings.breaker_window_s, settings.breaker_cooldown_s)
+        )
+        self.ledger = BudgetLedger(redis)
 
     @activity.defn
     async def plan_turn(self, params: TurnPlanInput) -> TurnPlan:
@@ -110,6 +123,7 @@ class ModelActivities:
             conversation_status=conversation.status,
             providers=chain,
             local_retrieval=getattr(self.settings, "search_backend", "") == "embedded",
+            status_attribute=self.settings.temporal_status_attribute,
         )
 
     @activity.defn
@@ -126,23 +140,29 @@ class ModelActivities:
                 self.settings.context_messages,
             )
         retrieved = await self.knowledge.passages(params.company_id, params.chunk_ids)
+        scores = dict(zip(params.chunk_ids, params.chunk_scores, strict=False))
+        retrieved = [replace(p, score=scores.get(p.chunk_id, p.score)) for p in retrieved]
         # Documents are data: hidden markup and instruction-like sentences never reach the model.
         passages = [replace(p, text=clean_passage_text(p.text)[0]) for p in retrieved]
         planted_orders = injected_sentences([p.text for p in retrieved])
         company_model = context.company_settings.get("chat_models", {}).get(params.slot)
         canary = make_canary()
-        messages = build_messages(
+        # Within the prompt budget: the best passages cut to what bears on the question, and
+        # the newest history; the offline composer still reads the whole passages.
+        messages, prompt_passages = fit_prompt(
             context.company_name,
             str(context.company_settings.get("instructions", "")),
             context.summary,
             context.history,
             passages,
             context.question,
+            budget=int(context.company_settings.get("prompt_token_budget") or self.settings.prompt_token_budget),
+            reserved=count_tokens(canary_line(canary)),
         )
         messages[0] = ChatMessage("system", messages[0].content + canary_line(canary))
         request = ChatRequest(
             messages=messages,
-            model=company_model or self.gateway.default_models[params.slot],
+            model=params.model or company_model or self.gateway.default_models[params.slot],
             question=context.question,
             passages=passages,
             company_name=context.company_name,
@@ -160,6 +180,12 @@ class ModelActivities:
             offset += len(delta)
 
         await self.redis.expire(stream, TURN_STREAM_TTL_S)
+        # A slot whose breaker is open is skipped without a call (the workflow falls through).
+        breaker_state = "closed"
+        if params.slot != "offline":
+            breaker_state = await self.breaker.allow(params.slot)
+            if breaker_state == "open":
+                raise ApplicationError(f"circuit open for {params.slot}", type="CircuitOpen", non_retryable=True)
         started = time.monotonic()
         # Heartbeats let Temporal notice a dead worker within the heartbeat timeout instead of
         # waiting out the whole start-to-close timeout of a long generation.
@@ -167,12 +193,19 @@ class ModelActivities:
         try:
             result = await model.complete(request, publish)
         except ChatModelRejected as exc:
+            await self._provider_failed(params.slot, breaker_state)
             raise ApplicationError(str(exc), type="ChatModelRejected", non_retryable=True) from exc
         except ChatModelError as exc:
+            await self._provider_failed(params.slot, breaker_state)
             raise ApplicationError(str(exc), type="ChatModelError") from exc
         finally:
             heartbeats.cancel()
         latency_ms = int((time.monotonic() - started) * 1000)
+        cost = self.gateway.cost_usd(result.model, result.prompt_tokens, result.completion_tokens)
+        if params.slot != "offline":
+            await self.breaker.record_success(params.slot)
+            # Spent whatever becomes of the reply: the company's daily budget counts it now.
+            await self.ledger.add(params.company_id, datetime.now(UTC).date(), cost)
         settings = context.company_settings
         check = validate_output(
             result.text,
@@ -191,7 +224,9 @@ class ModelActivities:
                 type="ReplyBlocked",
                 non_retryable=True,
             )
-        citations = [_citation(p) for p in cited_passages(result, passages)]
+        # [n] markers number the passages the prompt held; the composer names chunk ids.
+        basis = passages if result.cited_chunk_ids is not None else prompt_passages
+        citations = [_citation(p) for p in cited_passages(result, basis)]
         return GeneratedReply(
             text=check.text,
             model=result.model,
@@ -199,11 +234,15 @@ class ModelActivities:
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
             latency_ms=latency_ms,
-            cost_usd=self.gateway.cost_usd(result.model, result.prompt_tokens, result.completion_tokens),
+            cost_usd=cost,
             citations=citations,
             abstained=result.abstained,
             safety=list(check.violations),
         )
+
+    async def _provider_failed(self, slot: str, state: str) -> None:
+        if slot != "offline" and await self.breaker.record_failure(slot, state):  # type: ignore[arg-type]
+            activity.logger.warning("circuit breaker opened for model slot %s", slot)
 
     @activity.defn
     async def summarise_conversation(self, params: SummariseInput) -> None:
@@ -223,6 +262,8 @@ class ModelActivities:
         for slot in self.gateway.chain:
             if slot == "offline":
                 break
+            if await self.breaker.state(slot) == "open":
+                continue  # a dead provider is not asked for summaries either
             request = ChatRequest(
                 messages=[
                     ChatMessage(

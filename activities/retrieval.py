@@ -20,6 +20,9 @@ class RetrieveInput:
 class RetrievedPassages:
     chunk_ids: list[str] = field(default_factory=list)
     top_score: float = 0.0
+    # Each chunk's retrieval score, in chunk_ids' order: the offline composer's support bar
+    # reads them (a passage re-read by id has no score of its own).
+    scores: list[float] = field(default_factory=list)
 
 
 class RetrievalActivities:
@@ -32,4 +35,5 @@ class RetrievalActivities:
         return RetrievedPassages(
             chunk_ids=[p.chunk_id for p in passages],
             top_score=max((p.score for p in passages), default=0.0),
+            scores=[round(p.score, 6) for p in passages],
         )

@@ -1,5 +1,5 @@
 """Activities that understand a message and shape its answer: language, intent, sentiment,
-follow-up rewriting, escalation, model route, response cache and output validation.
+follow-up rewriting, escalation and output validation (route and cache: activities/answers.py).
 
 Inputs and results carry ids and short values only; context is read from PostgreSQL here.
 """
@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlmodel import col, select
 from temporalio import activity
 
-from helpdeck.answers.cache import ResponseCache
 from helpdeck.answers.rewrite import rewrite_offline, rewrite_with_model
-from helpdeck.answers.routing import BudgetLedger, RouteInput, route_model
 from helpdeck.answers.safety import OutputPolicy, validate_output
 from helpdeck.db import Database
 from helpdeck.providers.gateway import ModelGateway
@@ -69,48 +66,6 @@ class EscalationResult:
 
 
 @dataclass
-class RouteTurnInput:
-    company_id: str
-    intent: str
-    question_words: int
-    retrieval_confidence: float | None = None
-
-
-@dataclass
-class RouteResult:
-    tier: str  # small | large | composer
-    model: str | None
-    reason: str
-    spent_today_usd: float
-
-
-@dataclass
-class CacheLookupInput:
-    company_id: str
-    kb_version: str
-    language: str
-    query: str
-
-
-@dataclass
-class CacheLookup:
-    hit: bool
-    kind: str = ""
-    text: str = ""
-    citations: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class CacheStoreInput:
-    company_id: str
-    kb_version: str
-    language: str
-    query: str
-    text: str
-    citations: list[dict] = field(default_factory=list)
-
-
-@dataclass
 class ValidateReplyInput:
     company_id: str
     text: str
@@ -130,8 +85,6 @@ class UnderstandingActivities:
         self.db = db
         self.redis = redis
         self.gateway = gateway
-        self.cache = ResponseCache(redis, embedder)
-        self.budget = BudgetLedger(redis)
 
     def _llm(self, company_settings: dict) -> tuple[object, str] | None:
         """The configured primary model, unless the company keeps everything offline."""
@@ -184,31 +137,6 @@ class UnderstandingActivities:
         )
         decision = decide_escalation(signals, settings)
         return EscalationResult(decision.escalate, decision.reason, decision.detail)
-
-    @activity.defn
-    async def route_turn(self, params: RouteTurnInput) -> RouteResult:
-        settings = await self._company_settings(params.company_id)
-        spent = await self.budget.spent(params.company_id, datetime.now(UTC).date())
-        budget = settings.get("daily_budget_usd")
-        route = route_model(
-            RouteInput(params.intent, params.question_words, params.retrieval_confidence, spent,
-                       float(budget) if budget is not None else None),
-            settings,
-        )
-        return RouteResult(route.tier, route.model, route.reason, spent)
-
-    @activity.defn
-    async def lookup_cached_answer(self, params: CacheLookupInput) -> CacheLookup:
-        hit = await self.cache.get(params.company_id, params.kb_version, params.language, params.query)
-        if hit is None:
-            return CacheLookup(False)
-        return CacheLookup(True, hit.kind, hit.text, hit.citations)
-
-    @activity.defn
-    async def store_cached_answer(self, params: CacheStoreInput) -> bool:
-        return await self.cache.put(
-            params.company_id, params.kb_version, params.language, params.query, params.text, params.citations
-        )
 
     @activity.defn
     async def validate_reply(self, params: ValidateReplyInput) -> ValidatedReply:

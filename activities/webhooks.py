@@ -16,9 +16,12 @@ from helpdeck.channels.crypto import SecretBox
 from helpdeck.db import Database
 from helpdeck.safe_http import SafePoster
 from helpdeck.services import webhook_dispatch as dispatch
-from helpdeck.services.webhook_runner import start_deliveries
+from helpdeck.services.webhook_runner import start_deliveries, start_delivery
 from helpdeck.services.webhook_signing import signed_headers
 from helpdeck.settings import Settings
+
+# A handed-over delivery not started after this long is started by the relay's sweep.
+STALLED_AFTER = timedelta(minutes=2)
 
 
 @dataclass
@@ -59,6 +62,8 @@ class AttemptResult:
     done: bool
     status: str  # blocked | busy | pending | delivered | failed | gone | superseded
     status_code: int | None = None
+    # Set by code before the line hand-over: the workflow signals the next delivery. Now the
+    # relay starts (or, if running, signals) it; kept so recorded histories still decode.
     next_workflow_id: str | None = None
 
 
@@ -81,6 +86,10 @@ class WebhookActivities:
         def beat() -> None:
             activity.heartbeat(relayed, started)
 
+        async with self.db.session() as session:  # the hand-over's safety net, once a round
+            stalled = await dispatch.stalled_heads(session, STALLED_AFTER)
+        for ref in stalled:
+            await start_delivery(self.temporal, self.settings.task_queue, ref, self.eager_start)
         while time.monotonic() < deadline:
             async with self.db.session() as session:
                 moved = await dispatch.relay_outbox(session, params.batch)
@@ -88,12 +97,13 @@ class WebhookActivities:
             beat()
             async with self.db.session() as session:
                 refs = await dispatch.unstarted_deliveries(session, params.start_batch)
-            if refs:
+                heads = await dispatch.hand_over_to_lines(session, refs) if refs else []
+            if heads:
                 await start_deliveries(
-                    self.temporal, self.db, self.settings.task_queue, refs, self.eager_start,
-                    progress=beat,
+                    self.temporal, self.db, self.settings.task_queue, heads, self.eager_start,
+                    progress=beat, wake_running=True,
                 )
-            started += len(refs)
+            started += len(heads)
             if not moved and not refs:
                 await asyncio.sleep(params.idle_sleep_s)
         return RelayResult(relayed, started)
@@ -112,7 +122,7 @@ class WebhookActivities:
         if isinstance(prepared, dispatch.Busy):
             return AttemptResult(False, "busy")
         if isinstance(prepared, dispatch.Finished):
-            return AttemptResult(True, prepared.status, next_workflow_id=prepared.next_workflow_id)
+            return AttemptResult(True, prepared.status)
         timestamp = int(time.time())
         headers = signed_headers(prepared.headers_secrets, prepared.webhook_id, timestamp, prepared.body)
         outcome = await self.poster.post(prepared.url, headers, prepared.body)
@@ -123,4 +133,4 @@ class WebhookActivities:
             )
         if finished is None:
             return AttemptResult(False, "pending", outcome.status_code)
-        return AttemptResult(True, finished.status, outcome.status_code, finished.next_workflow_id)
+        return AttemptResult(True, finished.status, outcome.status_code)

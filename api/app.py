@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.routes import actions as action_routes
 from api.routes import analytics as analytics_routes
 from api.routes import channel_hooks, channels, companies, conversations, health, keys, openai_compat
 from api.routes import documents as document_routes
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(live_routes.router)
     app.include_router(widget_routes.router)
     app.include_router(webhook_routes.router)
+    app.include_router(action_routes.router)
     for module in (operations_routes, feedback_routes, analytics_routes):
         app.include_router(module.router)
     for module in (channels, channel_hooks, openai_compat):

@@ -127,6 +127,9 @@ class MessageOut(BaseModel):
     role: str
     content: str
     citations: list[Citation] = Field(default_factory=list)
+    suggestions: list[str] = Field(
+        default_factory=list, max_length=3, description="Up to three likely follow-up questions (bot replies)."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
 

@@ -1,11 +1,12 @@
 """Turn overhead: what a chat turn through Helpdeck costs beyond a bare Temporal workflow.
 
-Runs concurrent conversations against `helpdeck up` (the offline composer answers instantly),
-each a loop of sequential turns, at 1, 10 and 50 concurrent conversations, and prints
-p50/p95/p99 of a whole turn as the client sees it, turns/s and errors. In the same run, on the
-same Temporal dev server, it runs the baseline: a bare workflow with the turn's activities
-(local, local, regular, regular, local; all no-ops) started by a client and run by a worker in
-this process, with the product's worker settings (unsandboxed runner, eager start). The ratio
+Runs concurrent conversations against `helpdeck up` (a small FAQ knowledge base, the offline
+composer answering), each a loop of sequential turns that are all answered with citations, at
+1, 10 and 50 concurrent conversations, and prints p50/p95/p99 of a whole turn as the client
+sees it, turns/s and errors (a turn not answered, e.g. handed to a person, is an error). In the
+same run, on the same Temporal dev server, it runs the baseline: a bare workflow with the
+turn's seven activities (all local, all no-ops) started by a client and run by a worker in this
+process, with the product's worker settings (unsandboxed runner, eager start). The ratio
 product/baseline is the headline figure.
 
     .venv/bin/python bench/turn_overhead.py                  # starts `helpdeck up` itself
@@ -59,23 +60,24 @@ async def noop_local(step: str) -> str:
     return step
 
 
-@activity.defn
-async def noop_regular(step: str) -> str:
-    return step
+# The steps of an answered ChatTurnWorkflow with the embedded search index and the offline
+# composer, in order; all of them are local activities in that configuration (a hosted model
+# makes generate_reply a regular one).
+TURN_STEPS = (
+    "record_user_message", "plan_turn", "understand_message", "retrieve_passages",
+    "check_escalation", "generate_reply", "record_reply",
+)  # fmt: skip
 
 
 @workflow.defn
 class BaselineTurnWorkflow:
-    """The shape of ChatTurnWorkflow without its work: 3 local and 2 regular activities."""
+    """The shape of an answered ChatTurnWorkflow without its work: 7 local activities."""
 
     @workflow.run
     async def run(self, turn: str) -> str:
         timeout = timedelta(seconds=10)
-        await workflow.execute_local_activity(noop_local, "record_user_message", start_to_close_timeout=timeout)
-        await workflow.execute_local_activity(noop_local, "plan_turn", start_to_close_timeout=timeout)
-        await workflow.execute_activity(noop_regular, "retrieve_passages", start_to_close_timeout=timeout)
-        await workflow.execute_activity(noop_regular, "generate_reply", start_to_close_timeout=timeout)
-        await workflow.execute_local_activity(noop_local, "record_reply", start_to_close_timeout=timeout)
+        for step in TURN_STEPS:
+            await workflow.execute_local_activity(noop_local, step, start_to_close_timeout=timeout)
         return turn
 
 
@@ -95,6 +97,8 @@ class LevelResult:
     samples: list[tuple[str, float, float, float]] = field(default_factory=list)
     # CPU milliseconds per successful unit, by process group (when the processes are known).
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    # How helpdeck turns ended: answered (with citations), abstained, handed to a person.
+    outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -152,8 +156,35 @@ async def drive(result: LevelResult, units: list, turns: int, max_seconds: float
     return result
 
 
+# A small FAQ knowledge base (written for this bench) and the questions it answers. Every turn
+# asks a question never asked before (a numbered suffix), so no
+# query-embedding or retrieval cache helps: each turn embeds, searches and composes.
+BENCH_FAQ = [
+    ("How do I reset my password?", "Open Settings, choose Security and click Reset password. We email "
+     "you a link that stays valid for 30 minutes; follow it and pick a new password."),
+    ("How can I change the email address on my account?", "Go to Settings, then Profile, and edit the "
+     "Email field. We send a confirmation message to the new address before the change takes effect."),
+    ("What payment methods do you accept?", "We accept Visa, Mastercard, American Express, SEPA direct "
+     "debit and PayPal. Invoices can be paid by bank transfer on the yearly plan."),
+    ("How do I cancel my subscription?", "Open Billing and click Cancel subscription. Your plan stays "
+     "active until the end of the current billing period and you will not be charged again."),
+    ("Can I export my data?", "Yes. In Settings, choose Data export; we prepare a ZIP archive with your "
+     "projects and files and email you a download link within an hour."),
+    ("How do I invite a colleague to my team?", "Open Team, click Invite member and enter their email "
+     "address. They receive an invitation that is valid for seven days."),
+    ("Is two-factor authentication available?", "Yes. Under Settings and Security you can turn on "
+     "two-factor authentication with an authenticator app or a hardware security key."),
+    ("Where can I download my invoices?", "Every invoice is listed under Billing, then Invoices, where "
+     "each one can be downloaded as a PDF."),
+]  # fmt: skip
+# The FAQ's own questions: the bench measures the turn's cost, not how far a paraphrase may
+# stray before the offline composer abstains (eval/ measures that).
+BENCH_QUESTIONS = [question for question, _ in BENCH_FAQ]
+
+
 class Product:
-    """Conversations against the Helpdeck API: one company, one user per conversation."""
+    """Conversations against the Helpdeck API: one company with a small FAQ knowledge base, one
+    user per conversation, each turn a question the knowledge base answers."""
 
     def __init__(self, url: str, admin_token: str) -> None:
         self.url = url.rstrip("/")
@@ -174,6 +205,26 @@ class Product:
         )
         r.raise_for_status()
         self.api_key = r.json()["api_key"]
+        await self.seed_knowledge()
+
+    async def seed_knowledge(self, timeout_s: float = 180) -> None:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        r = await self.http.post(
+            "/v1/documents",
+            headers=headers,
+            json={"faq": [{"question": q, "answer": a} for q, a in BENCH_FAQ], "title": "Bench FAQ"},
+        )
+        r.raise_for_status()
+        document_id = r.json()["id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = (await self.http.get(f"/v1/documents/{document_id}", headers=headers)).json()["status"]
+            if status == "ready":
+                return
+            if status == "failed":
+                raise RuntimeError("the bench FAQ failed to ingest")
+            await asyncio.sleep(0.25)
+        raise TimeoutError("the bench FAQ was not ready in time")
 
     async def conversation(self) -> str:
         r = await self.http.post(
@@ -184,25 +235,46 @@ class Product:
         r.raise_for_status()
         return str(r.json()["id"])
 
-    def unit(self, conversation_id: str):  # type: ignore[no-untyped-def]
+    def unit(self, conversation_id: str, result: LevelResult):  # type: ignore[no-untyped-def]
         headers = {"Authorization": f"Bearer {self.api_key}"}
         path = f"/v1/conversations/{conversation_id}/messages"
 
         async def turn(n: int) -> tuple[bool, str, str]:
+            question = f"{BENCH_QUESTIONS[n % len(BENCH_QUESTIONS)]} (ref {n})"
             try:
-                r = await self.http.post(path, headers=headers, json={"content": f"How do I reset my password? ({n})"})
+                r = await self.http.post(path, headers=headers, json={"content": question})
             except httpx.HTTPError as exc:
                 return False, "", f"{type(exc).__name__}: {exc}"[:200]
             if r.status_code != 200:
                 return False, "", f"HTTP {r.status_code}: {r.text[:200]}"
-            return True, r.json()["turn_id"], ""
+            body = r.json()
+            outcome = _outcome(body.get("message"))
+            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+            if outcome != "answered":
+                # A bench of turns that were not answered measures a shorter path than a turn.
+                return False, body["turn_id"], f"turn not answered: {outcome}"
+            return True, body["turn_id"], ""
 
         return turn
 
     async def level(self, concurrency: int, turns: int, max_seconds: float) -> LevelResult:
         conversations = [await self.conversation() for _ in range(concurrency)]
-        units = [self.unit(c) for c in conversations]
-        return await drive(LevelResult("helpdeck turn", concurrency), units, turns, max_seconds)
+        result = LevelResult("helpdeck turn", concurrency)
+        units = [self.unit(c, result) for c in conversations]
+        return await drive(result, units, turns, max_seconds)
+
+
+def _outcome(message: dict | None) -> str:
+    if message is None:
+        return "no reply (a person owns the conversation)"
+    meta = message.get("metadata") or {}
+    if meta.get("handoff"):
+        return "handed to a person"
+    if meta.get("degraded"):
+        return f"degraded: {meta['degraded']}"
+    if meta.get("abstained") or not message.get("citations"):
+        return "abstained"
+    return "answered"
 
 
 class Baseline:
@@ -218,7 +290,7 @@ class Baseline:
             self.client,
             task_queue=self.task_queue,
             workflows=[BaselineTurnWorkflow],
-            activities=[noop_local, noop_regular],
+            activities=[noop_local],
             workflow_runner=UnsandboxedWorkflowRunner(),
             max_concurrent_activities=200,
             max_concurrent_local_activities=200,
@@ -644,7 +716,8 @@ async def bench(args: argparse.Namespace, up: HelpdeckUp | None) -> int:
             p = await product.level(level, args.turns, args.max_seconds)
             p.cpu_ms = meter.per_unit_ms(before, p.ok)
             console.print(
-                f"  {level:>3} conversations: helpdeck {p.ok} turns in {p.elapsed_s:.1f} s, {p.errors} errors"
+                f"  {level:>3} conversations: helpdeck {p.ok} turns in {p.elapsed_s:.1f} s, {p.errors} errors; "
+                + ", ".join(f"{k} {v}" for k, v in sorted(p.outcomes.items()))
             )
             for e in p.error_samples:
                 console.print(f"      [red]{e}[/red]")
@@ -687,7 +760,8 @@ async def bench(args: argparse.Namespace, up: HelpdeckUp | None) -> int:
             "levels": [
                 {
                     "concurrency": p.concurrency,
-                    "helpdeck": {**p.figures(), "n": p.ok, "errors": p.errors, "cpu_ms": p.cpu_ms},
+                    "helpdeck": {**p.figures(), "n": p.ok, "errors": p.errors, "cpu_ms": p.cpu_ms,
+                                 "outcomes": p.outcomes},
                     "bare": {**b.figures(), "n": b.ok, "errors": b.errors, "cpu_ms": b.cpu_ms} if b else None,
                 }
                 for p, b in rows

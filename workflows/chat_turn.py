@@ -13,9 +13,18 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import TimeoutError as ActivityTimeout  # not the builtin wait_condition raises
 
 with workflow.unsafe.imports_passed_through():
+    from activities.actions import ActionActivities, ActionPlan, CallActionInput, ComposeActionInput, PlanActionInput
+    from activities.answers import (
+        AnswerActivities,
+        AnswerPlan,
+        CachedAnswerInput,
+        CompleteAnswerInput,
+        PrepareAnswerInput,
+    )
     from activities.conversations import (
         ConversationActivities,
         RecordReplyInput,
@@ -23,8 +32,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.escalation import EscalationActivities, OpenEscalationInput
     from activities.models import (
-        GenerateInput,
         GeneratedReply,
+        GenerateInput,
         ModelActivities,
         SummariseInput,
         TurnPlanInput,
@@ -63,8 +72,36 @@ DB_STEP = dict(
     start_to_close_timeout=timedelta(seconds=10),
     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5)),
 )
+# A company's action: 10 s per attempt, three attempts; its 4xx answers are results, not retried.
+ACTION_CALL_TIMEOUT = timedelta(seconds=10)
+ACTION_RETRY = RetryPolicy(
+    maximum_attempts=3,
+    initial_interval=timedelta(milliseconds=500),
+    maximum_interval=timedelta(seconds=4),
+    non_retryable_error_types=["ActionRefused", "ActionGone"],
+)
+# Cache, route and suggestions: useful, never worth failing or stalling a turn for.
+ANSWER_STEP = dict(
+    start_to_close_timeout=timedelta(seconds=10),
+    retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200)),
+)
 PREVIOUS_TURN_CHECK_EVERY = timedelta(seconds=30)
 PREVIOUS_TURN_MAX_CHECKS = 20  # then answer anyway: a stuck turn must not silence the rest
+
+
+def cached_reply(text: str, citations: list[dict]) -> GeneratedReply:
+    """A reply served from the response cache: no model, no tokens, the original citations."""
+    return GeneratedReply(text, "", "cache", 0, 0, 0, 0.0, citations)
+
+
+def failure_kind(err: ActivityError) -> str:
+    """What stopped a model slot, for the reply's metadata: the error type, or "timeout"."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return cause.type or "error"
+    if isinstance(cause, ActivityTimeout):
+        return "timeout"
+    return type(cause).__name__ if cause is not None else "error"
 
 
 def turn_search_attributes(company_id: str, conversation_id: str, kind: str) -> TypedSearchAttributes:
@@ -91,7 +128,8 @@ class TurnResult:
     turn_id: str
     user_message_id: str
     reply_message_id: str | None
-    # Why the answer is not the primary model's: "backup", "offline", "canned", "human", or None.
+    # Why the answer is not the primary model's: "backup", "cached", "offline", "canned", "human",
+    # or None.
     degraded: str | None = None
 
 
@@ -102,6 +140,9 @@ class ChatTurnWorkflow:
         self._stage = "received"
         # Step timings and retrieval confidence, recorded with the reply as analytics facts.
         self._measured: dict = {}
+        # Retrieval scores by chunk id: generation needs them to judge a passage's support.
+        self._chunk_scores: dict[str, float] = {}
+        self._status_attribute = True  # the plan may turn it off
 
     @workflow.signal
     def previous_turn_done(self) -> None:
@@ -126,6 +167,7 @@ class ChatTurnWorkflow:
         plan = await workflow.execute_local_activity_method(
             ModelActivities.plan_turn, TurnPlanInput(turn.company_id, turn.conversation_id), **DB_STEP
         )
+        self._status_attribute = plan.status_attribute
         if plan.conversation_status == "escalated":
             # A person owns this conversation: record the question, never answer it.
             return await self._finish(turn, recorded.message_id, None, "human")
@@ -144,6 +186,12 @@ class ChatTurnWorkflow:
                 return await self._hand_over(turn, recorded.message_id, understood, understood.escalation_reason)
             query = understood.standalone_query or turn.content
 
+        if understood is not None and understood.intent == "transaction" and workflow.patched("actions-v1"):
+            # The customer wants something done: the company's matching action answers, if any.
+            acted = await self._act(turn, recorded.message_id, understood)
+            if acted is not None:
+                return acted
+
         chunk_ids: list[str] = []
         if understood is None or understood.intent != "chitchat":
             self._stage = "retrieving"
@@ -157,6 +205,7 @@ class ChatTurnWorkflow:
                 retrieved = RetrievedPassages()
                 self._measured["retrieval_failed"] = True
             chunk_ids = retrieved.chunk_ids
+            self._chunk_scores = dict(zip(retrieved.chunk_ids, retrieved.scores, strict=False))
             self._measured |= {
                 "retrieve_ms": int((workflow.now() - retrieve_started).total_seconds() * 1000),
                 "retrieval_confidence": retrieved.top_score,
@@ -179,8 +228,57 @@ class ChatTurnWorkflow:
                     return await self._hand_over(turn, recorded.message_id, understood, verdict.reason)
 
         self._stage = "generating"
-        reply, degraded = await self._generate(turn, plan.providers, chunk_ids)
+        reply, degraded = await self._generate(turn, plan.providers, chunk_ids, understood, query)
         return await self._finish(turn, recorded.message_id, reply, degraded)
+
+    async def _act(self, turn: TurnInput, user_message_id: str, understood: Understanding) -> TurnResult | None:
+        """Pick the company's action and its parameters, ask for what is missing or call it, and
+        answer from its result; a failed call degrades to a reply offering a person. None when no
+        action fits: the turn then answers from knowledge."""
+        self._stage = "acting"
+        try:
+            plan: ActionPlan = await workflow.execute_local_activity_method(
+                ActionActivities.plan_action,
+                PlanActionInput(turn.company_id, turn.conversation_id, turn.turn_id),
+                start_to_close_timeout=timedelta(seconds=15),
+                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=200)),
+            )
+        except ActivityError:
+            workflow.logger.warning("could not plan an action; answering from knowledge")
+            return None
+        if plan.action_id is None:
+            return None
+        compose = ComposeActionInput(
+            turn.company_id, turn.conversation_id, turn.turn_id, plan.action_id, understood.language,
+            "needs_parameters", plan.arguments, plan.missing,
+        )
+        if not plan.missing:
+            try:
+                called = await workflow.execute_activity_method(
+                    ActionActivities.call_action,
+                    CallActionInput(turn.company_id, plan.action_id, turn.turn_id, plan.arguments),
+                    start_to_close_timeout=ACTION_CALL_TIMEOUT,
+                    retry_policy=ACTION_RETRY,
+                )
+                compose.status = "answered" if called.status_code < 400 else "rejected"
+                compose.status_code, compose.summary = called.status_code, called.summary
+            except ActivityError:
+                workflow.logger.warning("action %s failed after retries", plan.action_name)
+                compose.status = "failed"
+        self._measured |= {"action": plan.action_name, "action_status": compose.status}
+        if compose.status == "failed" and plan.escalate_on_failure:
+            self._measured["degraded"] = "action_failed"
+            return await self._hand_over(turn, user_message_id, understood, "action_failed")
+        try:
+            reply = await workflow.execute_local_activity_method(
+                ActionActivities.compose_action_reply,
+                compose,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),
+            )
+        except ActivityError:
+            return await self._finish(turn, user_message_id, None, "canned")
+        return await self._finish(turn, user_message_id, reply, "action_failed" if compose.status == "failed" else None)
 
     async def _retrieve(self, turn: TurnInput, query: str, local: bool) -> RetrievedPassages:
         # An in-process index is cheap enough for a local activity; a search cluster is not.
@@ -228,39 +326,151 @@ class ChatTurnWorkflow:
                     return
 
     async def _generate(
-        self, turn: TurnInput, providers: list[str], chunk_ids: list[str]
+        self,
+        turn: TurnInput,
+        providers: list[str],
+        chunk_ids: list[str],
+        understood: Understanding | None = None,
+        query: str = "",
     ) -> tuple[GeneratedReply | None, str | None]:
+        if workflow.patched("answer-cache-routing-v1"):
+            return await self._answer(turn, providers, chunk_ids, understood, query or turn.content)
         for slot in providers:
-            retry = RetryPolicy(
-                maximum_attempts=1 if slot == "offline" else 3,
-                initial_interval=timedelta(milliseconds=500),
-                maximum_interval=timedelta(seconds=4),
-                non_retryable_error_types=["ChatModelRejected"],
-            )
-            generate = GenerateInput(turn.company_id, turn.conversation_id, turn.turn_id, slot, chunk_ids)
             try:
-                if slot == "offline" and workflow.patched("local-steps-v1"):
-                    # The composer needs no network: a local activity spares a task round trip.
-                    reply = await workflow.execute_local_activity_method(
-                        ModelActivities.generate_reply,
-                        generate,
-                        start_to_close_timeout=timedelta(seconds=30),
-                        retry_policy=retry,
-                    )
-                else:
-                    reply = await workflow.execute_activity_method(
-                        ModelActivities.generate_reply,
-                        generate,
-                        start_to_close_timeout=timedelta(seconds=60),
-                        heartbeat_timeout=timedelta(seconds=5),
-                        retry_policy=retry,
-                    )
+                reply = await self._call_slot(turn, slot, chunk_ids)
             except ActivityError:
                 workflow.logger.warning("model slot %s failed, falling back", slot)
                 continue
             # Degraded means "not the company's first choice", not "offline".
             return reply, (None if slot == providers[0] else slot)
         return None, "canned"
+
+    async def _call_slot(
+        self, turn: TurnInput, slot: str, chunk_ids: list[str], model: str | None = None
+    ) -> GeneratedReply:
+        retry = RetryPolicy(
+            maximum_attempts=1 if slot == "offline" else 3,
+            initial_interval=timedelta(milliseconds=500),
+            maximum_interval=timedelta(seconds=4),
+            non_retryable_error_types=["ChatModelRejected", "CircuitOpen"],
+        )
+        generate = GenerateInput(
+            turn.company_id, turn.conversation_id, turn.turn_id, slot, chunk_ids, model,
+            [self._chunk_scores.get(chunk_id, 0.0) for chunk_id in chunk_ids],
+        )  # fmt: skip
+        if slot == "offline" and workflow.patched("local-steps-v1"):
+            # The composer needs no network: a local activity spares a task round trip.
+            return await workflow.execute_local_activity_method(
+                ModelActivities.generate_reply,
+                generate,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=retry,
+            )
+        return await workflow.execute_activity_method(
+            ModelActivities.generate_reply,
+            generate,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=5),
+            retry_policy=retry,
+        )
+
+    async def _answer(
+        self, turn: TurnInput, providers: list[str], chunk_ids: list[str], understood: Understanding | None, query: str
+    ) -> tuple[GeneratedReply | None, str | None]:
+        """A cached answer if one fits; else the routed model, the backup, a cached answer, the
+        composer, a canned reply. The metadata says which, why, and what failed on the way."""
+        language = understood.language if understood is not None else ""
+        plan: AnswerPlan | None = None
+        try:
+            plan = await workflow.execute_local_activity_method(
+                AnswerActivities.prepare_answer,
+                PrepareAnswerInput(
+                    turn.company_id,
+                    turn.content,
+                    query,
+                    understood.intent if understood is not None else None,
+                    language,
+                    self._measured.get("retrieval_confidence") if chunk_ids else None,
+                ),
+                **ANSWER_STEP,
+            )
+        except ActivityError:
+            workflow.logger.warning("answer cache and routing unavailable; using the default chain")
+        if plan is not None:
+            self._measured["route"] = {"tier": plan.tier, "model": plan.model, "reason": plan.route_reason}
+            if not plan.cache_refusal:
+                self._measured["cache_hit"] = bool(plan.cache)
+        reply: GeneratedReply | None = None
+        degraded: str | None = "canned"
+        answered_by = ""
+        if plan is not None and plan.cache:
+            self._measured["cache"] = plan.cache
+            reply, degraded, answered_by = cached_reply(plan.cached_text, plan.cached_citations), None, "cache"
+        else:
+            # A spent budget goes straight to the composer: a cheaper answer, never an error.
+            spent = plan is not None and plan.tier == "composer" and "offline" in providers
+            slots = ["offline"] if spent else providers
+            failed: dict[str, str] = {}
+            for slot in slots:
+                if slot == "offline" and failed and plan is not None and not plan.cache_refusal:
+                    cached = await self._cached_fallback(turn, plan, language)
+                    if cached is not None:
+                        reply, degraded, answered_by = cached, "cached", "cache"
+                        break
+                try:
+                    reply = await self._call_slot(
+                        turn, slot, chunk_ids, plan.model if plan is not None and slot == "primary" else None
+                    )
+                except ActivityError as err:
+                    failed[slot] = failure_kind(err)
+                    workflow.logger.warning("model slot %s failed (%s), falling back", slot, failed[slot])
+                    continue
+                degraded, answered_by = (None if slot == providers[0] else slot), slot
+                break
+            if failed:
+                self._measured["failed_slots"] = failed
+        storable = (
+            plan is not None
+            and not plan.cache_refusal
+            and reply is not None
+            and answered_by in ("primary", "backup")
+            and bool(reply.citations)
+            and not reply.abstained
+            and not reply.safety
+        )
+        cited = [str(c.get("chunk_id")) for c in reply.citations] if reply is not None and reply.citations else []
+        try:
+            completed = await workflow.execute_local_activity_method(
+                AnswerActivities.complete_answer,
+                CompleteAnswerInput(
+                    turn.company_id,
+                    turn.content,
+                    language,
+                    cited or chunk_ids,
+                    plan.kb_version if storable and plan is not None else None,
+                    reply.text if storable and reply is not None else "",
+                    reply.citations if storable and reply is not None else [],
+                ),
+                **ANSWER_STEP,
+            )
+            self._measured["suggestions"] = completed.suggestions
+        except ActivityError:
+            workflow.logger.warning("suggestions unavailable for this reply")
+        return reply, degraded
+
+    async def _cached_fallback(self, turn: TurnInput, plan: AnswerPlan, language: str) -> GeneratedReply | None:
+        try:
+            cached = await workflow.execute_local_activity_method(
+                AnswerActivities.cached_answer,
+                CachedAnswerInput(turn.company_id, plan.kb_version, language, turn.content),
+                **ANSWER_STEP,
+            )
+        except ActivityError:
+            return None
+        if not cached.cache:
+            return None
+        self._measured["cache"] = cached.cache
+        return cached_reply(cached.text, cached.citations)
 
     async def _finish(
         self,
@@ -297,7 +507,7 @@ class ChatTurnWorkflow:
             ),
             **DB_STEP,
         )
-        if workflow.patched("turn-status-search-attribute"):
+        if workflow.patched("turn-status-search-attribute") and self._status_attribute:
             workflow.upsert_search_attributes([STATUS_ATTR.value_set(degraded or "answered")])
         if recorded.next_turn_id:
             await workflow.get_external_workflow_handle(recorded.next_turn_id).signal(

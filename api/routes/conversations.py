@@ -65,6 +65,7 @@ def message_out(row: Message) -> MessageOut:
         role=row.role,
         content=row.content,
         citations=row.citations,
+        suggestions=list((row.meta or {}).get("suggestions") or [])[:3],
         metadata=row.meta,
         created_at=row.created_at,
     )

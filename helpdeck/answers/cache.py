@@ -41,6 +41,24 @@ def has_personal_content(*texts: str) -> bool:
     return any(_PERSONAL.search(t or "") for t in texts)
 
 
+def cache_refusal(question: str, query: str, intent: str | None, company_settings: dict[str, Any]) -> str | None:
+    """Why this turn's answer may not come from or go to the shared cache, or None when it may.
+
+    Only standalone knowledge questions: not chitchat, complaints, actions or hand-offs (their
+    answers depend on the person or the moment); not a follow-up rewritten from the history (its
+    answer depends on the conversation); nothing personal (ids, contacts, "my order").
+    """
+    if company_settings.get("response_cache") is False:
+        return "disabled by the company"
+    if intent != "question":
+        return f"intent {intent or 'unknown'}"
+    if normalise_question(query) != normalise_question(question):
+        return "follow-up rewritten from the history"
+    if has_personal_content(question):
+        return "personal content"
+    return None
+
+
 def normalise_question(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     kept = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in folded)
@@ -69,19 +87,43 @@ class ResponseCache:
         self.embedder = embedder
         self.threshold = threshold
 
-    async def get(self, company_id: str, kb_version: str, language: str, question: str) -> CachedAnswer | None:
+    async def get(
+        self,
+        company_id: str,
+        kb_version: str,
+        language: str,
+        question: str,
+        *,
+        vector: Any = None,
+        threshold: float | None = None,
+        count: bool = True,
+    ) -> CachedAnswer | None:
+        """The cached answer to this question or one close enough (`vector`: the question's
+        embedding when the caller has it; `count` False: a fallback look-up, left out of stats)."""
         prefix = _prefix(company_id, kb_version, language)
         digest = hashlib.sha256(normalise_question(question).encode()).hexdigest()[:24]
         raw = await self.redis.get(f"{prefix}:exact:{digest}")
         if raw:
-            await self._count(company_id, "exact_hits")
+            if count:
+                await self._count(company_id, "exact_hits")
             return CachedAnswer(**{**json.loads(raw), "kind": "exact", "similarity": 1.0})
-        hit = await self._semantic(prefix, question) if self.embedder is not None else None
-        await self._count(company_id, "semantic_hits" if hit else "misses")
+        hit = None
+        if self.embedder is not None or vector is not None:
+            hit = await self._semantic(prefix, question, vector, self.threshold if threshold is None else threshold)
+        if count:
+            await self._count(company_id, "semantic_hits" if hit else "misses")
         return hit
 
     async def put(
-        self, company_id: str, kb_version: str, language: str, question: str, text: str, citations: list[dict]
+        self,
+        company_id: str,
+        kb_version: str,
+        language: str,
+        question: str,
+        text: str,
+        citations: list[dict],
+        *,
+        vector: Any = None,
     ) -> bool:
         """Store an answer; False (and nothing stored) when it is about one user."""
         if has_personal_content(question, text):
@@ -91,8 +133,10 @@ class ResponseCache:
         digest = hashlib.sha256(normalise_question(question).encode()).hexdigest()[:24]
         payload = json.dumps(asdict(CachedAnswer(text, citations)), ensure_ascii=False)
         await self.redis.set(f"{prefix}:exact:{digest}", payload, ex=CACHE_TTL_S)
-        if self.embedder is not None:
-            vector = np.asarray(await self.embedder.embed_query(question), dtype=np.float16)
+        if vector is None and self.embedder is not None:
+            vector = await self.embedder.embed_query(question)
+        if vector is not None:
+            vector = np.asarray(vector, dtype=np.float16)
             entry = json.dumps({"h": digest, "v": base64.b64encode(vector.tobytes()).decode()})
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.lpush(f"{prefix}:vectors", entry)
@@ -102,21 +146,29 @@ class ResponseCache:
         await self._count(company_id, "stores")
         return True
 
-    async def _semantic(self, prefix: str, question: str) -> CachedAnswer | None:
+    async def _semantic(self, prefix: str, question: str, vector: Any, threshold: float) -> CachedAnswer | None:
         entries = await self.redis.lrange(f"{prefix}:vectors", 0, MAX_VECTORS - 1)
-        if not entries or self.embedder is None:
+        if not entries:
             return None
+        if vector is None:
+            if self.embedder is None:
+                return None
+            vector = await self.embedder.embed_query(question)
+        query = np.asarray(vector, dtype=np.float32)
         parsed = [json.loads(e) for e in entries]
-        vectors = np.stack([np.frombuffer(base64.b64decode(p["v"]), dtype=np.float16) for p in parsed])
-        query = np.asarray(await self.embedder.embed_query(question), dtype=np.float32)
-        similarities = vectors.astype(np.float32) @ query
-        best = int(np.argmax(similarities))
-        if float(similarities[best]) < self.threshold:
+        rows = [np.frombuffer(base64.b64decode(p["v"]), dtype=np.float16) for p in parsed]
+        keep = [i for i, row in enumerate(rows) if row.shape == query.shape]  # another embedder's
+        if not keep:
             return None
-        raw = await self.redis.get(f"{prefix}:exact:{parsed[best]['h']}")
+        similarities = np.stack([rows[i] for i in keep]).astype(np.float32) @ query
+        best_at = int(np.argmax(similarities))
+        similarity = float(similarities[best_at])
+        if similarity < threshold:
+            return None
+        raw = await self.redis.get(f"{prefix}:exact:{parsed[keep[best_at]]['h']}")
         if not raw:
             return None
-        return CachedAnswer(**{**json.loads(raw), "kind": "semantic", "similarity": float(similarities[best])})
+        return CachedAnswer(**{**json.loads(raw), "kind": "semantic", "similarity": similarity})
 
     async def _count(self, company_id: str, counter: str) -> None:
         await self.redis.hincrby(stats_key(company_id), counter, 1)

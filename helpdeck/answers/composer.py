@@ -92,11 +92,14 @@ def compose_answer(
         best = cleaned[0][2] if cleaned else 0.0
         unknown = words["unknown"].format(owner=owner(language, company_name))
         return ComposedAnswer(unknown, language, True, best, [], dropped)
-    # A second quote only from the same document: another document is another answer.
+    # A second quote only from the same part of the same document: another document, or
+    # another entry of an FAQ (its own section), is another answer.
+    first = supported[0][0]
     chosen = supported[:1] + [
         item
         for item in supported[1:MAX_QUOTES]
-        if item[0].document_id == supported[0][0].document_id
+        if item[0].document_id == first.document_id
+        and item[0].section == first.section
         and item[2] >= supported[0][2] * SECOND_QUOTE_MIN_SUPPORT_RATIO
     ]
     question_words = content_words(question)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from helpdeck.providers.gateway import DEFAULT_PRICES
+from helpdeck.providers.gateway import DEFAULT_PRICES, price_of
 
 DEFAULT_SMALL_MODEL = "gpt-4o-mini"
 DEFAULT_LARGE_MODEL = "gpt-4o"
@@ -33,36 +33,53 @@ class Route:
     reason: str
 
 
-def models_for(company_settings: dict[str, Any]) -> tuple[str, str]:
+def models_for(
+    company_settings: dict[str, Any], defaults: tuple[str, str] = (DEFAULT_SMALL_MODEL, DEFAULT_LARGE_MODEL)
+) -> tuple[str, str]:
+    """(small, large): the company's `routing` settings, else its primary model, else the platform's."""
     routing = company_settings.get("routing") or {}
-    return str(routing.get("small_model", DEFAULT_SMALL_MODEL)), str(routing.get("large_model", DEFAULT_LARGE_MODEL))
+    primary = (company_settings.get("chat_models") or {}).get("primary")
+    small = str(routing.get("small_model") or primary or defaults[0])
+    return small, str(routing.get("large_model") or defaults[1] or small)
 
 
-def route_model(params: RouteInput, company_settings: dict[str, Any] | None = None) -> Route:
-    small, large = models_for(company_settings or {})
+def question_words(text: str) -> int:
+    """Words, counting two CJK characters as one (Chinese has no spaces)."""
+    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff")
+    return len(text.split()) + cjk // 2
+
+
+def route_model(
+    params: RouteInput, company_settings: dict[str, Any] | None = None, defaults: tuple[str, str] | None = None
+) -> Route:
+    """Budget first (spent: composer; nearly spent: small), then intent, length and retrieval.
+    `retrieval_confidence` None means nothing was retrieved: a larger model has nothing to read."""
+    small, large = models_for(company_settings or {}, *([defaults] if defaults else []))
     budget = params.daily_budget_usd
     if budget is not None and params.spent_today_usd >= budget:
         return Route("composer", None, "daily budget spent")
-    wants_large = (
-        params.intent in ("complaint", "transaction")
-        or (params.intent == "question" and params.question_words > COMPLEX_WORDS)
-        or (
-            params.intent == "question"
-            and params.retrieval_confidence is not None
-            and params.retrieval_confidence < LOW_RETRIEVAL
-        )
-    )
+    why_large = []
+    if params.intent in ("complaint", "transaction"):
+        why_large.append(f"intent {params.intent}")
+    if params.intent == "question" and params.question_words > COMPLEX_WORDS:
+        why_large.append(f"{params.question_words} words")
+    if (
+        params.intent == "question"
+        and params.retrieval_confidence is not None
+        and params.retrieval_confidence < LOW_RETRIEVAL
+    ):
+        why_large.append(f"weak retrieval {params.retrieval_confidence:.2f}")
     if budget is not None and params.spent_today_usd >= budget * (1 - SMALL_MODEL_SHARE):
         return Route("small", small, "budget nearly spent")
     if params.intent == "chitchat":
         return Route("small", small, "chitchat")
-    if wants_large:
-        return Route("large", large, f"complex: {params.intent}, {params.question_words} words")
+    if why_large:
+        return Route("large", large, "complex: " + ", ".join(why_large))
     return Route("small", small, "simple question")
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, prices: dict | None = None) -> float:
-    price_in, price_out = (prices or DEFAULT_PRICES).get(model, (0.0, 0.0))
+    price_in, price_out = price_of(model, prices or DEFAULT_PRICES)
     return round(prompt_tokens / 1000 * price_in + completion_tokens / 1000 * price_out, 8)
 
 

@@ -52,7 +52,8 @@ def suggest_followups(
             break
         topic = (passage.section or "").strip()
         if topic and _overlap(content_words(topic), asked) < NEAR_DUPLICATE:
-            text = template.format(topic=topic)
+            # An FAQ entry's section is its question: offer it as it is.
+            text = topic if topic.endswith(("?", "？")) else template.format(topic=topic)
             if text not in suggestions:
                 suggestions.append(text)
     return suggestions[:limit]

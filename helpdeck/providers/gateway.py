@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from helpdeck.providers.chat import ChatModel
 from helpdeck.answers.composer import ComposerChatModel
-from helpdeck.settings import Settings
+from helpdeck.providers.chat import ChatModel
+from helpdeck.settings import DEFAULT_MODEL_PRICES, Settings
 
-# Per 1K tokens (input, output), USD. Unknown models cost nothing rather than guess wrong.
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.00015, 0.0006),
-    "gpt-4o": (0.0025, 0.01),
-    "gpt-4.1-mini": (0.0004, 0.0016),
-    "gpt-4.1": (0.002, 0.008),
-    "gpt-3.5-turbo": (0.0005, 0.0015),
-}
+# The platform's default price table; Settings.model_prices is the one in force.
+DEFAULT_PRICES = DEFAULT_MODEL_PRICES
+
+
+def price_of(model: str, prices: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """The model's price, or its family's (providers answer with dated names like gpt-4o-2024-08-06)."""
+    if model in prices:
+        return prices[model]
+    family = max((name for name in prices if model.startswith(name + "-")), key=len, default=None)
+    return prices[family] if family else (0.0, 0.0)
 
 
 @dataclass
@@ -24,13 +26,15 @@ class ModelGateway:
 
     models: dict[str, ChatModel]
     default_models: dict[str, str]
+    # USD per 1K tokens (input, output) by model, from Settings.model_prices.
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @property
     def chain(self) -> list[str]:
         return [slot for slot in ("primary", "backup", "offline") if slot in self.models]
 
     def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        price_in, price_out = DEFAULT_PRICES.get(model, (0.0, 0.0))
+        price_in, price_out = price_of(model, self.prices)
         return round(prompt_tokens / 1000 * price_in + completion_tokens / 1000 * price_out, 8)
 
 
@@ -61,4 +65,4 @@ def build_gateway(settings: Settings) -> ModelGateway:
         defaults["backup"] = settings.backup_chat_model
     models["offline"] = ComposerChatModel()
     defaults["offline"] = ComposerChatModel.model
-    return ModelGateway(models=models, default_models=defaults)
+    return ModelGateway(models=models, default_models=defaults, prices=dict(settings.model_prices))

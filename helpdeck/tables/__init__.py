@@ -1,6 +1,8 @@
 """SQLModel tables, one module per domain. Every tenant-owned row carries `company_id`."""
 
+from helpdeck.tables.actions import Action
 from helpdeck.tables.analytics import (
+    CitationClick,
     ConversationCsat,
     DailyRollup,
     EscalationRollup,
@@ -20,7 +22,8 @@ from helpdeck.tables.users import User, UserSession
 from helpdeck.tables.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox
 
 __all__ = [
-    "ConversationCsat", "DailyRollup", "EscalationRollup", "GapRollup", "LatencyRollup",
+    "Action",
+    "CitationClick", "ConversationCsat", "DailyRollup", "EscalationRollup", "GapRollup", "LatencyRollup",
     "MessageFeedback", "TurnFact", "UsageRollup",
     "ChannelConfig", "ChannelDelivery", "ChannelThread",
     "Document", "KnowledgeBase", "KnowledgeChunk", "KnowledgeSource",

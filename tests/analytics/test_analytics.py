@@ -119,8 +119,9 @@ async def test_dashboard_numbers_come_from_rollups_and_stay_within_the_company(
     assert quality["summary"]["thumbs_down"] == 1
     assert quality["tables"]["thumbs_down"][0]["question"] == "How do I cancel my subscription?"
     cost = (await tenant.client.get("/v1/analytics/cost")).json()
-    assert cost["tables"]["by_model"][0]["model"] == "gpt-4o-mini"
-    assert cost["tables"]["by_model"][0]["turns"] == 2
+    # Routing may send either question to the small or the large model; both turns are counted.
+    by_model = {row["model"]: row["turns"] for row in cost["tables"]["by_model"]}
+    assert set(by_model) <= {"gpt-4o-mini", "gpt-4o"} and sum(by_model.values()) == 2, by_model
     latency = (await tenant.client.get("/v1/analytics/latency")).json()
     assert {s["step"] for s in latency["tables"]["by_step"]} >= {"total", "retrieve", "generate"}
     assert latency["summary"]["p95_ms"] is not None

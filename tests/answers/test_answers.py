@@ -205,3 +205,10 @@ async def test_daily_budget_ledger_adds_up_in_redis(api) -> None:  # type: ignor
 def test_personal_content_is_recognised() -> None:
     assert has_personal_content("Where is my order?") and has_personal_content("mail me at a@b.co")
     assert not has_personal_content("How long do refunds take?")
+
+
+def test_a_passage_whose_section_is_a_question_is_suggested_as_that_question() -> None:
+    passage = Passage(
+        "c1", "d1", "Open Billing and click Cancel subscription.", "FAQ", section="How do I cancel my plan?"
+    )
+    assert suggest_followups("What payment methods do you accept?", [passage], []) == ["How do I cancel my plan?"]

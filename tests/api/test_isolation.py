@@ -11,6 +11,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.actions.support import owned_action
 from tests.conftest import Api, Tenant, new_conversation
 from tests.webhooks.support import owned_webhook
 
@@ -31,11 +32,15 @@ MATRIX = [
     ("POST", "/v1/webhooks/{webhook}/deliveries/{delivery}/replay", None),
     ("POST", "/v1/webhooks/{webhook}/test", None),
     ("POST", "/v1/messages/{message}/feedback", {"rating": "down"}),
+    ("POST", "/v1/messages/{message}/citation-clicks", {"chunk_id": "chunk-1"}),
     ("POST", "/v1/conversations/{conversation}/csat", {"score": 1}),
     ("POST", "/v1/conversations/{conversation}/escalate", {"reason": "take over"}),
     ("GET", "/v1/documents/{document}", None),
     ("DELETE", "/v1/documents/{document}", None),
     ("GET", "/v1/sources/{source}", None),
+    ("GET", "/v1/actions/{action}", None),
+    ("PATCH", "/v1/actions/{action}", {"description": "mine now"}),
+    ("DELETE", "/v1/actions/{action}", None),
 ]
 
 # Routes of the agent queue, called by a signed-in owner of company B with A's escalation id.
@@ -67,6 +72,7 @@ async def owned(tenant: Tenant) -> dict[str, str]:
     document = await tenant.client.post("/v1/documents", json={"text": "secret recipe: 3 eggs", "title": "Recipe"})
     source = await tenant.client.post("/v1/sources", json={"url": "http://127.0.0.1:9/", "max_pages": 1})
     hooks |= {"document": document.json()["id"], "source": source.json()["id"]}
+    hooks |= await owned_action(tenant)  # {action}
     return hooks | {"conversation": conversation, "turn": turn.json()["turn_id"], "key": key.json()["id"], "message": turn.json()["message"]["id"]}
 
 
@@ -80,7 +86,7 @@ def test_every_route_with_an_id_is_in_the_matrix(api: Api) -> None:
         for method in operations:
             if "{" in path and not path.startswith("/v1/companies"):
                 app_routes.add((method.upper(), path))
-    covered = {(m, p.replace("{conversation}", "{conversation_id}").replace("{key}", "{key_id}").replace("{turn}", "{turn_id}").replace("{webhook}", "{webhook_id}").replace("{delivery}", "{delivery_id}").replace("{message}", "{message_id}").replace("{document}", "{document_id}").replace("{source}", "{source_id}")) for m, p, _ in MATRIX}
+    covered = {(m, p.replace("{conversation}", "{conversation_id}").replace("{key}", "{key_id}").replace("{turn}", "{turn_id}").replace("{webhook}", "{webhook_id}").replace("{delivery}", "{delivery_id}").replace("{message}", "{message_id}").replace("{document}", "{document_id}").replace("{source}", "{source_id}").replace("{action}", "{action_id}")) for m, p, _ in MATRIX}
     covered |= {(m, p.replace("{escalation}", "{escalation_id}")) for m, p, _ in AGENT_MATRIX}
     covered |= set(PLATFORM_ROUTES)
     assert app_routes <= covered, f"add these routes to the isolation matrix: {sorted(app_routes - covered)}"
@@ -91,7 +97,7 @@ async def test_other_company_gets_404_exactly_like_an_unknown_id(
     tenant: Tenant, other_tenant: Tenant, owned: dict[str, str], method: str, template: str, body: dict | None
 ) -> None:
     foreign_url = template.format(**owned)
-    unknown_url = template.format(conversation=uuid.uuid4(), key=uuid.uuid4(), turn=f"turn-{uuid.uuid4()}-x", webhook=uuid.uuid4(), delivery=uuid.uuid4(), message=uuid.uuid4(), document=uuid.uuid4(), source=uuid.uuid4())
+    unknown_url = template.format(conversation=uuid.uuid4(), key=uuid.uuid4(), turn=f"turn-{uuid.uuid4()}-x", webhook=uuid.uuid4(), delivery=uuid.uuid4(), message=uuid.uuid4(), document=uuid.uuid4(), source=uuid.uuid4(), action=uuid.uuid4())
     foreign = await other_tenant.client.request(method, foreign_url, json=body)
     unknown = await other_tenant.client.request(method, unknown_url, json=body)
     assert foreign.status_code == unknown.status_code == 404
@@ -101,6 +107,7 @@ async def test_other_company_gets_404_exactly_like_an_unknown_id(
     assert owned["key"] in {k["id"] for k in (await tenant.client.get("/v1/keys")).json()["items"]}
     assert (await tenant.client.get(f"/v1/webhooks/{owned['webhook']}")).json()["description"] == ""
     assert (await tenant.client.get(f"/v1/documents/{owned['document']}")).status_code == 200
+    assert (await tenant.client.get(f"/v1/actions/{owned['action']}")).json()["description"] != "mine now"
 
 
 async def test_lists_show_only_the_callers_own_rows(tenant: Tenant, other_tenant: Tenant, owned: dict[str, str]) -> None:

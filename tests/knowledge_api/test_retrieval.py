@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import Api, Tenant, new_conversation
+from tests.conftest import Api, Tenant, make_tenant, new_conversation
 from tests.knowledge_api.support import ingest, search
 
 
@@ -33,6 +33,39 @@ async def test_a_turn_about_an_ingested_faq_answers_with_citations(api: Api, ten
     assert citations[0]["source"] == "Support FAQ"
     messages = (await tenant.client.get(f"/v1/conversations/{conversation}/messages")).json()["items"]
     assert messages[-1]["citations"] == citations
+
+
+async def test_with_no_model_the_composer_answers_an_faq_question_quoting_only_its_answer(
+    api: Api, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """The out-of-the-box configuration (no model key): the offline composer answers from the
+    knowledge base. It judges support by the retrieval scores the turn carries to it, so a
+    passage re-read by id must not lose its score (it did once, and every answer abstained)."""
+    offline = await make_tenant(api, admin, settings={"offline_only": True})
+    try:
+        faq = await ingest(
+            offline,
+            faq=[
+                {"question": "How do I reset my password?", "answer": "Open Settings, Security, Reset password."},
+                {"question": "What payment methods do you accept?", "answer": "We accept Visa, Mastercard and PayPal."},
+                {"question": "How do I cancel my subscription?", "answer": "Open Billing, Cancel subscription."},
+            ],
+            title="Account FAQ",
+        )
+        conversation = await new_conversation(offline)
+        turn = await offline.client.post(
+            f"/v1/conversations/{conversation}/messages", json={"content": "What payment methods do you accept?"}
+        )
+        assert turn.status_code == 200, turn.text
+        message = turn.json()["message"]
+        assert message["metadata"]["provider"] == "offline" and not message["metadata"]["abstained"], message
+        assert "Visa, Mastercard and PayPal" in message["content"]
+        # One FAQ entry is one answer: the other entries of the same document are not quoted.
+        assert "Reset password" not in message["content"] and "Cancel subscription" not in message["content"]
+        assert [c["document_id"] for c in message["citations"]] == [faq["id"]]
+        assert message["citations"][0]["section"] == "What payment methods do you accept?"
+    finally:
+        await offline.client.aclose()
 
 
 async def test_a_canary_never_crosses_companies_in_search_turns_or_caches(
