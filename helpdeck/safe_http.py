@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpcore
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from helpdeck.errors import InvalidInput
 
@@ -80,26 +82,26 @@ async def resolve_allowed(host: str, port: int, allow_private: bool) -> list[str
     return addresses
 
 
-async def check_url(url: str, allow_private: bool) -> None:
-    """Registration-time check; raises UnsafeUrl with a stable code."""
+async def check_url(url: str, allow_private: bool, code_prefix: str = "webhook_url", field: str = "url") -> None:
+    """Registration-time check; raises UnsafeUrl with a stable code (`{code_prefix}_forbidden`...)."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise UnsafeUrl(f"not a valid URL: {exc}", field="url") from None
+        raise UnsafeUrl(f"not a valid URL: {exc}", code=f"{code_prefix}_invalid", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeUrl("the URL must look like https://example.com/path", field="url")
+        raise UnsafeUrl("the URL must look like https://example.com/path", code=f"{code_prefix}_invalid", field=field)
     if parts.username or parts.password:
-        raise UnsafeUrl("credentials in the URL are not accepted", field="url")
+        raise UnsafeUrl("credentials in the URL are not accepted", code=f"{code_prefix}_invalid", field=field)
     if parts.scheme != "https" and not allow_private:
-        raise UnsafeUrl("webhook URLs must use https", code="webhook_url_not_https", field="url")
+        raise UnsafeUrl("the URL must use https", code=f"{code_prefix}_not_https", field=field)
     try:
         await resolve_allowed(parts.hostname, port, allow_private)
     except BlockedAddress as exc:
-        raise UnsafeUrl(str(exc), code="webhook_url_forbidden", field="url") from None
+        raise UnsafeUrl(str(exc), code=f"{code_prefix}_forbidden", field=field) from None
     except (OSError, TimeoutError):
         raise UnsafeUrl(
-            f"{parts.hostname} does not resolve", code="webhook_url_unresolvable", field="url"
+            f"{parts.hostname} does not resolve", code=f"{code_prefix}_unresolvable", field=field
         ) from None
 
 
@@ -135,6 +137,40 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class PinnedResolver(AbstractResolver):
+    """aiohttp's resolver hook with the same rule as PinnedBackend: aiohttp connects to the very
+    addresses returned here, so a name cannot be rebound between the check and the connect."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await resolve_allowed(host, port, self._allow_private)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def pinned_aiohttp_session(allow_private: bool, timeout_s: float = 10.0) -> aiohttp.ClientSession:
+    """An aiohttp session (for SDKs built on aiohttp, such as slack_sdk) that only reaches
+    addresses allowed by the rule above; the caller closes it."""
+    connector = aiohttp.TCPConnector(resolver=PinnedResolver(allow_private), use_dns_cache=False)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s))
 
 
 @dataclass(frozen=True)

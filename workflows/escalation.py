@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.channels import ChannelActivities, EscalationNoticeInput
     from activities.escalation import (
         AgentMessageInput,
         AssistInput,
@@ -52,6 +54,17 @@ ASSIST_STEP = dict(
     start_to_close_timeout=timedelta(seconds=60),
     retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
 )
+NOTICE_STEP: dict[str, Any] = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=5,
+        non_retryable_error_types=["ChannelRejected"],
+    ),
+)
+# Escalations opened by code that knows this patch also notify the Slack agents' channel.
+SLACK_NOTICE_PATCH = "escalation-slack-agents-notice"
 # After this many re-notifications the escalation stays queued at top priority, silently.
 MAX_SLA_BREACHES = 10
 
@@ -140,6 +153,8 @@ class EscalationWorkflow:
         )
         if params.state is None:
             await self._start_sla_clock(workflow.now())
+            if workflow.patched(SLACK_NOTICE_PATCH):
+                await self._notify_agents_channel()
         while self._state.status != "resolved":
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -174,6 +189,19 @@ class EscalationWorkflow:
             await workflow.execute_local_activity_method(
                 EscalationActivities.record_sla_plan, SlaPlanInput(self._ref, sla_state, self._state.due_at), **DB_STEP
             )
+
+    async def _notify_agents_channel(self) -> None:
+        """A notice with a Claim button in the company's Slack agents' channel, if it has one.
+        Best effort: a Slack outage never holds up the queue, which agents also see in the console."""
+        assert self._ref is not None
+        try:
+            await workflow.execute_activity_method(
+                ChannelActivities.post_escalation_notice,
+                EscalationNoticeInput(self._ref.company_id, self._ref.escalation_id),
+                **NOTICE_STEP,
+            )
+        except ActivityError:
+            workflow.logger.warning("the Slack agents' channel could not be notified")
 
     async def _tell_customer_when(self, opening: datetime) -> None:
         assert self._policy is not None and self._ref is not None

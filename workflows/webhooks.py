@@ -11,10 +11,19 @@ The path of an event:
    `WebhookDeliveryWorkflow` per delivery whose id is derived from endpoint and event ids, so a
    relay that dies half-way and runs again starts nothing twice. Deliveries not yet started
    (`workflow_started`) are picked up on the next pass: a crash anywhere loses nothing.
-3. `WebhookDeliveryWorkflow` first waits while an earlier event of the same conversation is
-   still pending at the same endpoint (checked in the database by the first attempt itself;
-   woken by a signal from the predecessor when it finishes, with a periodic re-check as the
-   safety net), then attempts:
+3. Lines: the relay starts only the head of each (endpoint, conversation) line; a delivery
+   with an earlier event of its conversation still pending at that endpoint is marked
+   started and "handed over" to its line, without a workflow. When a delivery finishes, the
+   same activity gives the next one of its line back to the relay (in the database), which
+   starts it as the new head; a sweep each relay round starts any line head left idle (the
+   predecessor's workflow lost). So a delivery's workflow normally makes one attempt in one
+   workflow task, instead of starting, finding itself blocked, sleeping on a timer and being
+   woken by a signal (about 3 workflow tasks and 16 history events per delivery before,
+   1 and 6 after: bench/README.md).
+   `WebhookDeliveryWorkflow` still checks the line before its first attempt (a delivery
+   started by an older relay, or by a replay, may find it busy) and then waits for the
+   predecessor's signal (the relay signals a running delivery it is asked to start again),
+   with a periodic re-check as the safety net; then it attempts:
    immediately, then after 5 s, 5 min, 30 min, 2 h, 5 h and six times 10 h (±20 % jitter;
    about 2.8 days in all). 2xx ends it; 410 disables the endpoint; after the last failure the
    endpoint is disabled too unless something else reached it meanwhile. Every attempt is a

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Request
 
 from api.deps import RuntimeDep, SessionDep
 from helpdeck.channels import discord, slack
 from helpdeck.channels.crypto import SecretBox
 from helpdeck.channels.inbound import first_sighting, start_channel_turn
 from helpdeck.channels.signatures import verify_discord, verify_slack
+from helpdeck.channels.slack_claims import claim_from_slack
 from helpdeck.channels.store import LoadedConfig, load_config, open_inbound_turn
 from helpdeck.errors import Unauthorized
 from helpdeck.runtime import Runtime
@@ -92,13 +93,15 @@ async def slack_events(
 async def slack_interactions(
     company_id: str,
     request: Request,
+    background: BackgroundTasks,
     session: SessionDep,
     runtime: RuntimeDep,
     x_slack_signature: Annotated[str | None, Header()] = None,
     x_slack_request_timestamp: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Slack interactivity (buttons). Claim buttons on escalation notices carry the action id
-    `helpdeck_claim_escalation` and the escalation id as their value."""
+    `helpdeck_claim_escalation` and the escalation id as their value; the Slack user is mapped
+    to a Helpdeck agent by email (helpdeck.channels.slack_claims)."""
     body = await request.body()
     config = await load_config(session, SecretBox(runtime.settings.secret_key), company_id, "slack")
     await session.commit()
@@ -106,9 +109,11 @@ async def slack_interactions(
     await _fresh(runtime, config, str(x_slack_signature))
     payload = slack.parse_interaction(body)
     claims = slack.claim_actions(payload)
-    # The escalation service (claiming) is being built separately; until it lands, a claim
-    # press is verified and acknowledged, and reported back as not yet handled.
-    return {"ok": True, "claims": [{"escalation_id": c.value, "handled": False} for c in claims]}
+    # Slack wants its answer within 3 s; the claim (an update of the escalation's workflow,
+    # which also prepares the agent assist) and the message edit follow the acknowledgement.
+    for press in claims:
+        background.add_task(claim_from_slack, runtime, config, press)
+    return {"ok": True, "claims": [{"escalation_id": c.value, "status": "processing"} for c in claims]}
 
 
 @router.post("/discord/{company_id}/interactions", openapi_extra=JSON_BODY)

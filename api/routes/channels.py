@@ -13,6 +13,8 @@ from api.deps import RuntimeDep, ServerCallerDep, SessionDep
 from helpdeck.channels import store
 from helpdeck.channels.crypto import SecretBox
 from helpdeck.channels.signatures import valid_ed25519_public_key
+from helpdeck.runtime import Runtime
+from helpdeck.safe_http import check_url
 from helpdeck.tables import ChannelConfig
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
@@ -31,6 +33,13 @@ class SlackConfigIn(BaseModel):
     signing_secret: str = Field(min_length=8, max_length=255, description="The app's Signing Secret")
     bot_token: str = Field(min_length=8, max_length=512, description="The bot's xoxb- token")
     api_base_url: str | None = Field(None, description="Slack Web API base (default https://slack.com/api/)")
+    agents_channel: str | None = Field(
+        None,
+        pattern=r"^[A-Z0-9]{2,32}$",
+        description="Channel id (C…) where new escalations are posted with a Claim button. A press is "
+        "accepted from a Slack user whose email (users.info; scope users:read.email) is the email of "
+        "an owner, admin or agent of the company.",
+    )
 
     @field_validator("api_base_url")
     @classmethod
@@ -84,6 +93,15 @@ def _out(row: ChannelConfig, has_bot_token: bool) -> ChannelConfigOut:
     )
 
 
+async def _checked_base(runtime: Runtime, api_base_url: str | None) -> None:
+    """The webhook SSRF rule for a custom API base: https, public addresses only (422 with a
+    stable `channel_url_*` code), unless HELPDECK_ALLOW_PRIVATE_URLS is on. Checked again on
+    every call Helpdeck makes to it (helpdeck.channels.outbound)."""
+    if api_base_url is not None:
+        allow_private = runtime.settings.allow_private_urls
+        await check_url(api_base_url, allow_private, code_prefix="channel_url", field="api_base_url")
+
+
 async def _read(session, runtime, company_id: uuid.UUID, platform: str) -> ChannelConfigOut:  # type: ignore[no-untyped-def]
     row = await store.get_config(session, company_id, platform)
     secrets = SecretBox(runtime.settings.secret_key).open(row.secrets_sealed)
@@ -95,9 +113,11 @@ async def put_slack(
     body: SlackConfigIn, caller: ServerCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> ChannelConfigOut:
     """Configure the company's Slack app; the secrets are stored encrypted and never shown again."""
+    await _checked_base(runtime, body.api_base_url)
     box = SecretBox(runtime.settings.secret_key)
     row = await store.put_config(
-        session, box, caller.company_id, "slack", {"api_base_url": body.api_base_url},
+        session, box, caller.company_id, "slack",
+        {"api_base_url": body.api_base_url, "agents_channel": body.agents_channel},
         {"signing_secret": body.signing_secret, "bot_token": body.bot_token},
     )  # fmt: skip
     return _out(row, True)
@@ -108,6 +128,7 @@ async def put_discord(
     body: DiscordConfigIn, caller: ServerCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> ChannelConfigOut:
     """Configure the company's Discord application (interactions endpoint, optional gateway bot)."""
+    await _checked_base(runtime, body.api_base_url)
     box = SecretBox(runtime.settings.secret_key)
     settings = {"application_id": body.application_id, "public_key": body.public_key, "api_base_url": body.api_base_url}
     row = await store.put_config(session, box, caller.company_id, "discord", settings, {"bot_token": body.bot_token})

@@ -39,6 +39,8 @@ class SlackAction:
     value: str
     user: str
     team_id: str
+    channel: str = ""  # where the pressed message is (to update it, or answer ephemerally)
+    message_ts: str = ""
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -106,11 +108,64 @@ def claim_actions(payload: dict[str, Any]) -> list[SlackAction]:
     """The claim-button presses in a block_actions payload (value = the escalation id)."""
     if payload.get("type") != "block_actions":
         return []
-    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
-    team = payload.get("team") if isinstance(payload.get("team"), dict) else {}
+    user = _dict(payload, "user")
+    team = _dict(payload, "team")
+    container = _dict(payload, "container")
+    channel = str(container.get("channel_id") or _dict(payload, "channel").get("id") or "")
+    message_ts = str(container.get("message_ts") or _dict(payload, "message").get("ts") or "")
     actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
     return [
-        SlackAction(a["action_id"], str(a.get("value", "")), str(user.get("id", "")), str(team.get("id", "")))
+        SlackAction(
+            a["action_id"], str(a.get("value", ""))[:64], str(user.get("id", ""))[:64], str(team.get("id", ""))[:64],
+            channel[:64], message_ts[:64],
+        )
         for a in actions
         if isinstance(a, dict) and a.get("action_id") == CLAIM_ACTION
+    ]  # fmt: skip
+
+
+def _dict(mapping: dict[str, Any], name: str) -> dict[str, Any]:
+    value = mapping.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn control characters, so a customer's words cannot forge links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escalation_notice(escalation: dict[str, Any], reason: str) -> tuple[str, list[dict[str, Any]]]:
+    """The agents' channel notice of a new escalation: fallback text and blocks with a Claim button
+    (action `helpdeck_claim_escalation`, value = the escalation id)."""
+    text = (
+        f"New escalation (priority {escalation['priority']}, {escalation['category']}): "
+        f"{_escape(reason[:300]) or 'no reason given'}"
+    )
+    blocks = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{text}*\nConversation `{escalation['conversation_id']}`"},
+        },
+        {
+            "type": "actions",
+            "block_id": "helpdeck_escalation",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": CLAIM_ACTION,
+                    "text": {"type": "plain_text", "text": "Claim"},
+                    "style": "primary",
+                    "value": escalation["escalation_id"],
+                }
+            ],
+        },
     ]
+    return text, blocks
+
+
+def claimed_notice(escalation: dict[str, Any], reason: str, agent_name: str) -> tuple[str, list[dict[str, Any]]]:
+    """The same notice once claimed: the Claim button replaced by who took it."""
+    text, blocks = escalation_notice(escalation, reason)
+    claimed = f"Claimed by {_escape(agent_name)}"
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: {claimed}"}]}
+    return f"{text} ({claimed})", [blocks[0], context]

@@ -22,6 +22,9 @@ EVENT_KINDS = (
     "document.ready",
     "document.failed",
     "feedback.received",
+    # Helpdeck disabled one of the company's webhooks (410 Gone, or failing for about three
+    # days); delivered to the company's other endpoints subscribed to it.
+    "webhook.disabled",
 )
 
 

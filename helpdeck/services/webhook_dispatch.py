@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdeck.channels.crypto import SecretBox
 from helpdeck.safe_http import PostOutcome
 from helpdeck.services import webhook_signing
+from helpdeck.services.events import add_event
 from helpdeck.tables import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox
 
 log = logging.getLogger(__name__)
@@ -108,16 +110,7 @@ async def unstarted_deliveries(session: AsyncSession, limit: int = 500) -> list[
         .order_by(col(WebhookDelivery.created_at))
         .limit(limit)
     )
-    return [
-        DeliveryRef(
-            str(d.company_id),
-            str(d.id),
-            delivery_workflow_id(d.endpoint_id, d.event_id, d.runs),
-            d.runs,
-            str(d.conversation_id) if d.conversation_id else None,
-        )
-        for d in rows
-    ]
+    return [_ref(d) for d in rows]
 
 
 async def mark_started(session: AsyncSession, delivery_ids: list[str]) -> None:
@@ -163,7 +156,8 @@ async def is_blocked(session: AsyncSession, company_id: uuid.UUID, delivery_id: 
     return earlier.first() is not None
 
 
-async def _next_in_line(session: AsyncSession, delivery: WebhookDelivery) -> str | None:
+async def _next_in_line(session: AsyncSession, delivery: WebhookDelivery) -> DeliveryRef | None:
+    """The delivery after this one in its (endpoint, conversation) line, still to be made."""
     if delivery.conversation_id is None:
         return None
     following = (
@@ -180,7 +174,87 @@ async def _next_in_line(session: AsyncSession, delivery: WebhookDelivery) -> str
             .limit(1)
         )
     ).first()
-    return delivery_workflow_id(following.endpoint_id, following.event_id) if following else None
+    return _ref(following) if following else None
+
+
+def _ref(d: WebhookDelivery) -> DeliveryRef:
+    return DeliveryRef(
+        str(d.company_id),
+        str(d.id),
+        delivery_workflow_id(d.endpoint_id, d.event_id, d.runs),
+        d.runs,
+        str(d.conversation_id) if d.conversation_id else None,
+    )
+
+
+async def hand_over_to_lines(session: AsyncSession, refs: list[DeliveryRef]) -> list[DeliveryRef]:
+    """Of these unstarted first deliveries, the heads of their lines (nothing earlier of the
+    conversation pending at that endpoint), which the relay starts now. The others are marked
+    started and handed to their line: the delivery before each gives it back to the relay when
+    it finishes (`_release_next_in_line`), so no delivery's workflow runs only to wait."""
+    first_runs = [uuid.UUID(r.delivery_id) for r in refs if r.run == 0 and r.conversation_id]
+    if not first_runs:
+        return refs
+    waiting = aliased(WebhookDelivery)
+    earlier = aliased(WebhookDelivery)
+    queued = await session.exec(  # type: ignore[call-overload]
+        select(waiting.id).where(
+            col(waiting.id).in_(first_runs),
+            select(earlier.id)
+            .where(
+                earlier.endpoint_id == waiting.endpoint_id,
+                earlier.conversation_id == waiting.conversation_id,
+                earlier.status == "pending",
+                tuple_(col(earlier.event_created_at), col(earlier.event_id))
+                < tuple_(col(waiting.event_created_at), col(waiting.event_id)),
+                col(earlier.created_at) > datetime.now(UTC) - STUCK_AFTER,
+            )
+            .exists(),
+        )
+    )
+    queued_ids = {str(row) for row in queued}
+    if queued_ids:
+        await session.exec(  # type: ignore[call-overload]
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_([uuid.UUID(i) for i in queued_ids]))
+            .values(workflow_started=True)
+        )
+    await session.commit()
+    return [r for r in refs if r.delivery_id not in queued_ids]
+
+
+async def stalled_heads(session: AsyncSession, idle_for: timedelta, limit: int = 200) -> list[DeliveryRef]:
+    """The safety net of the hand-over: first deliveries never attempted, idle for a while, with
+    nothing earlier pending in their line (their predecessor's workflow could not start them).
+    Starting them again is harmless: a running workflow keeps its id."""
+    now = datetime.now(UTC)
+    waiting = aliased(WebhookDelivery)
+    earlier = aliased(WebhookDelivery)
+    rows = await session.exec(
+        select(waiting)
+        .where(
+            waiting.status == "pending",
+            col(waiting.runs) == 0,
+            col(waiting.attempts) == 0,
+            col(waiting.workflow_started).is_(True),
+            col(waiting.updated_at) < now - idle_for,
+            ~select(earlier.id)
+            .where(
+                earlier.endpoint_id == waiting.endpoint_id,
+                earlier.conversation_id == waiting.conversation_id,
+                earlier.status == "pending",
+                tuple_(col(earlier.event_created_at), col(earlier.event_id))
+                < tuple_(col(waiting.event_created_at), col(waiting.event_id)),
+                col(earlier.created_at) > now - STUCK_AFTER,
+            )
+            .exists(),
+        )
+        .order_by(col(waiting.created_at))
+        .limit(limit)
+    )
+    found = [_ref(d) for d in rows]
+    await session.rollback()
+    return found
 
 
 @dataclass(frozen=True)
@@ -205,7 +279,6 @@ LAST_SUCCESS_GRANULARITY = timedelta(seconds=10)  # longer than the longest requ
 @dataclass(frozen=True)
 class Finished:
     status: str  # delivered | failed | gone (the delivery no longer exists) | superseded
-    next_workflow_id: str | None
 
 
 def envelope(delivery: WebhookDelivery, payload: dict) -> bytes:
@@ -228,11 +301,12 @@ async def prepare_attempt(
     attempt was already made and recorded (the activity was retried after recording)."""
     delivery = await session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.company_id != company_id:
-        return Finished("gone", None)
+        return Finished("gone")
     if delivery.runs != run:
-        return Finished("superseded", None)  # a newer replay owns this delivery now
-    if delivery.status != "pending":
-        return Finished(delivery.status, await _next_in_line(session, delivery) if run == 0 else None)
+        return Finished("superseded")  # a newer replay owns this delivery now
+    if delivery.status != "pending":  # finished by an earlier execution of this attempt
+        await _release_next_in_line(session, delivery)
+        return Finished(delivery.status)
     recorded = await session.exec(
         select(WebhookAttempt.id).where(
             WebhookAttempt.delivery_id == delivery_id, WebhookAttempt.run == run, WebhookAttempt.number == number
@@ -242,7 +316,7 @@ async def prepare_attempt(
         return None
     endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
     if endpoint is None:
-        return Finished("gone", None)
+        return Finished("gone")
     now = datetime.now(UTC)
     claimed = await session.exec(  # type: ignore[call-overload]
         update(WebhookDelivery)
@@ -282,10 +356,26 @@ async def _finish(
     delivery.lease_until = None
     delivery.updated_at = datetime.now(UTC)
     session.add(delivery)
-    await session.flush()
-    following = await _next_in_line(session, delivery) if run == 0 else None
     await session.commit()
-    return Finished(status, following)
+    await _release_next_in_line(session, delivery)  # a replay (run > 0) held its line too
+    return Finished(status)
+
+
+async def _release_next_in_line(session: AsyncSession, delivery: WebhookDelivery) -> None:
+    """Give the next delivery of the line back to the relay, which starts it as the line's new
+    head. After this delivery's commit: a delivery the relay inserts meanwhile is either seen
+    here, or sees this one finished and is started by the relay directly. Safe to repeat."""
+    following = await _next_in_line(session, delivery)
+    if following is not None:
+        await session.exec(  # type: ignore[call-overload]
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.id) == uuid.UUID(following.delivery_id),
+                col(WebhookDelivery.status) == "pending",
+            )
+            .values(workflow_started=False)
+        )
+    await session.commit()
 
 
 async def record_attempt(
@@ -306,12 +396,12 @@ async def record_attempt(
         )
     ).first()
     if delivery is None:
-        return Finished("gone", None)
+        return Finished("gone")
     # No row lock on the endpoint: every delivery to it would queue behind it. Its two writes
     # below are idempotent (disable once; a coarse last-success time).
     endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
     if endpoint is None:
-        return Finished("gone", None)
+        return Finished("gone")
     now = datetime.now(UTC)
     await session.exec(  # type: ignore[call-overload]
         insert(WebhookAttempt)
@@ -340,8 +430,7 @@ async def record_attempt(
             )
         return await _finish(session, delivery, "delivered", "", run)
     if code == 410:
-        _disable(endpoint, "gone", now)
-        session.add(endpoint)
+        await _disable(session, endpoint, delivery, "gone", "the endpoint answered 410 Gone", now)
         return await _finish(session, delivery, "failed", "the endpoint answered 410 Gone", run)
     if retry_in is None:
         first_try = await session.exec(
@@ -351,10 +440,10 @@ async def record_attempt(
             .limit(1)
         )
         since = first_try.first() or now
+        error = delivery.last_error or f"HTTP {code}"
         if endpoint.last_success_at is None or endpoint.last_success_at < since:
-            _disable(endpoint, "failing", now)
-            session.add(endpoint)
-        return await _finish(session, delivery, "failed", delivery.last_error or f"HTTP {code}", run)
+            await _disable(session, endpoint, delivery, "failing", error, now)
+        return await _finish(session, delivery, "failed", error, run)
     delivery.next_attempt_at = now + retry_in
     delivery.lease_until = None
     delivery.updated_at = now
@@ -363,8 +452,42 @@ async def record_attempt(
     return None
 
 
-def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
-    if endpoint.disabled_at is None:
-        endpoint.disabled_at, endpoint.disabled_reason, endpoint.updated_at = now, reason, now
-        # The flag is what the dashboard and GET /v1/webhooks show the company.
-        log.warning("webhook %s of company %s disabled (%s)", endpoint.id, endpoint.company_id, reason)
+async def _disable(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    delivery: WebhookDelivery,
+    reason: str,
+    error: str,
+    now: datetime,
+) -> None:
+    """Disable the endpoint once (a conditional update: of two deliveries failing together,
+    one does it) and tell the company: the flag and reason show in GET /v1/webhooks/{id} and
+    the dashboard, and a `webhook.disabled` event, in the same transaction, goes to the
+    company's other endpoints subscribed to it."""
+    disabled = await session.exec(  # type: ignore[call-overload]
+        update(WebhookEndpoint)
+        .where(col(WebhookEndpoint.id) == endpoint.id, col(WebhookEndpoint.disabled_at).is_(None))
+        .values(disabled_at=now, disabled_reason=reason, updated_at=now)
+        .returning(col(WebhookEndpoint.id))
+    )
+    if disabled.first() is None:
+        return
+    log.warning("webhook %s of company %s disabled (%s)", endpoint.id, endpoint.company_id, reason)
+    add_event(
+        session,
+        endpoint.company_id,
+        "webhook.disabled",
+        {
+            "webhook_id": str(endpoint.id),
+            "url": endpoint.url,
+            "reason": reason,
+            "disabled_at": now.isoformat(),
+            "last_success_at": endpoint.last_success_at.isoformat() if endpoint.last_success_at else None,
+            "failed_delivery_id": str(delivery.id),
+            "failed_event_id": str(delivery.event_id),
+            "failed_event_type": delivery.event_kind,
+            "attempts": delivery.attempts,
+            "last_status_code": delivery.last_status_code,
+            "last_error": error[:500],
+        },
+    )

@@ -15,6 +15,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from helpdeck.db import Database
 from helpdeck.services import webhook_dispatch as dispatch
@@ -35,8 +36,8 @@ def announce_private_urls(settings: Settings) -> None:
     if settings.allow_private_urls and not _announced:
         _announced = True
         log.warning(
-            "HELPDECK_ALLOW_PRIVATE_URLS is on: webhooks may call private and loopback addresses over "
-            "plain http. Use this for development and tests only."
+            "HELPDECK_ALLOW_PRIVATE_URLS is on: webhooks and Slack/Discord API bases (api_base_url) may "
+            "call private and loopback addresses over plain http. Use this for development and tests only."
         )
 
 
@@ -59,6 +60,35 @@ async def ensure_dispatcher(client: Client, settings: Settings) -> None:
     )
 
 
+def _searchable(ref: dispatch.DeliveryRef) -> TypedSearchAttributes:
+    """Findable in the Temporal UI, and counted by the webhook backlog gauge."""
+    from workflows.chat_turn import COMPANY_ATTR, CONVERSATION_ATTR, KIND_ATTR
+
+    pairs = [SearchAttributePair(COMPANY_ATTR, ref.company_id), SearchAttributePair(KIND_ATTR, "webhook")]
+    if ref.conversation_id:
+        pairs.append(SearchAttributePair(CONVERSATION_ATTR, ref.conversation_id))
+    return TypedSearchAttributes(pairs)
+
+
+async def start_delivery(client: Client, task_queue: str, ref: dispatch.DeliveryRef, eager: bool = False) -> bool:
+    """Start one delivery's workflow; False when it was started before (same derived id)."""
+    from activities.webhooks import DeliveryInput
+
+    try:
+        await client.start_workflow(
+            "WebhookDeliveryWorkflow",
+            DeliveryInput(ref.company_id, ref.delivery_id, ref.run),
+            id=ref.workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            request_eager_start=eager,
+            search_attributes=_searchable(ref),
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
 async def start_deliveries(
     client: Client,
     db: Database,
@@ -66,32 +96,20 @@ async def start_deliveries(
     refs: list[dispatch.DeliveryRef],
     eager: bool = False,
     progress: Callable[[], None] = lambda: None,
+    wake_running: bool = False,
 ) -> None:
     """Start each delivery's workflow, then mark the rows started (the relay retries the rest),
-    a chunk at a time, calling `progress` after each (the relay heartbeats there)."""
-    from activities.webhooks import DeliveryInput
-    from workflows.chat_turn import COMPANY_ATTR, CONVERSATION_ATTR, KIND_ATTR
+    a chunk at a time, calling `progress` after each (the relay heartbeats there).
 
-    def searchable(ref: dispatch.DeliveryRef) -> TypedSearchAttributes:
-        """Findable in the Temporal UI, and counted by the webhook backlog gauge."""
-        pairs = [SearchAttributePair(COMPANY_ATTR, ref.company_id), SearchAttributePair(KIND_ATTR, "webhook")]
-        if ref.conversation_id:
-            pairs.append(SearchAttributePair(CONVERSATION_ATTR, ref.conversation_id))
-        return TypedSearchAttributes(pairs)
+    `wake_running`: a delivery found running already is signalled that the one before it is
+    done (a delivery started before the line hand-over existed waits for that signal)."""
 
     async def start(ref: dispatch.DeliveryRef) -> None:
-        try:
-            await client.start_workflow(
-                "WebhookDeliveryWorkflow",
-                DeliveryInput(ref.company_id, ref.delivery_id, ref.run),
-                id=ref.workflow_id,
-                task_queue=task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                request_eager_start=eager,
-                search_attributes=searchable(ref),
-            )
-        except WorkflowAlreadyStartedError:
-            pass
+        if not await start_delivery(client, task_queue, ref, eager) and wake_running:
+            try:
+                await client.get_workflow_handle(ref.workflow_id).signal("previous_delivery_done")
+            except RPCError:
+                pass  # finished meanwhile
 
     for first in range(0, len(refs), START_CHUNK):
         chunk = refs[first : first + START_CHUNK]

@@ -103,6 +103,16 @@ class SlackStandIn(_Server):
     def __init__(self) -> None:
         super().__init__()
         self._ts = 1700000000
+        self.users: dict[str, str] = {}  # Slack user id -> profile email (users.info)
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.users.clear()
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.calls if c["method"] == method]
 
     @property
     def api_base_url(self) -> str:
@@ -124,6 +134,25 @@ class SlackStandIn(_Server):
                     if c["method"] == "chat.postMessage" and c["body"].get("thread_ts") == query.get("ts")
                 ]
             return 200, {"ok": True, "messages": messages, "has_more": False}
+        if name == "conversations.history":
+            with self.lock:
+                messages = [
+                    {"ts": c["ts"], "text": c["body"]["text"], "metadata": c["body"].get("metadata")}
+                    for c in reversed(self.calls)
+                    if c["method"] == "chat.postMessage" and c["body"].get("channel") == query.get("channel")
+                ]
+            return 200, {"ok": True, "messages": messages, "has_more": False}
+        if name == "users.info":
+            with self.lock:
+                email = self.users.get(query.get("user", ""))
+            if email is None:
+                return 200, {"ok": False, "error": "user_not_found"}
+            return 200, {"ok": True, "user": {"id": query["user"], "profile": {"email": email}}}
+        if name in ("chat.update", "chat.postEphemeral"):
+            payload = json.loads(body or b"{}")
+            with self.lock:
+                self.calls.append({"method": name, "body": payload, "ts": payload.get("ts", "")})
+            return 200, {"ok": True, "channel": payload.get("channel"), "ts": payload.get("ts", "1.0")}
         if name != "chat.postMessage":
             return 200, {"ok": False, "error": "unknown_method"}
         failure = self._next_failure()
@@ -142,9 +171,54 @@ class SlackStandIn(_Server):
 
 
 class DiscordStandIn(_Server):
-    """Stands in for https://discord.com/api/v10 (interaction webhooks and channel messages)."""
+    """Stands in for https://discord.com/api/v10 (interaction webhooks and channel messages, and
+    what discord.py asks before connecting a bot: /users/@me, /oauth2/applications/@me and
+    /gateway/bot, whose answer points at `gateway_url`)."""
+
+    BOT_ID = "700000000000000001"
+    APPLICATION_ID = "700000000000000009"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gateway_url = ""
+        self.bot_token = "discord-bot-token"
+        self.logins: list[str] = []  # the paths of the bot's login calls
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.logins.clear()
+
+    def bot_user(self) -> dict[str, Any]:
+        return {"id": self.BOT_ID, "username": "helpdeck", "discriminator": "0", "avatar": None, "bot": True,
+                "global_name": None}  # fmt: skip
+
+    def _login_call(self, path: str, headers: dict) -> tuple[int, dict] | None:
+        answers: dict[str, Any] = {
+            "/users/@me": lambda: {**self.bot_user(), "verified": True, "mfa_enabled": False, "flags": 0},
+            "/oauth2/applications/@me": lambda: {
+                "id": self.APPLICATION_ID, "name": "Helpdeck", "icon": None, "description": "",
+                "bot_public": True, "bot_require_code_grant": False, "verify_key": "00" * 32,
+                "owner": {**self.bot_user(), "bot": False}, "flags": 0,
+            },
+            "/gateway/bot": lambda: {
+                "url": self.gateway_url, "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+            },
+        }  # fmt: skip
+        if path not in answers:
+            return None
+        if headers.get("Authorization", headers.get("authorization")) != f"Bot {self.bot_token}":
+            return 401, {"message": "401: Unauthorized", "code": 0}
+        with self.lock:
+            self.logins.append(path)
+        return 200, answers[path]()
 
     def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict]:
+        if method == "GET":
+            answered = self._login_call(path, headers)
+            if answered is not None:
+                return answered
         failure = self._next_failure()
         if failure == "before":
             return 503, {"message": "unavailable"}
@@ -163,7 +237,7 @@ class DiscordStandIn(_Server):
                         "kind": "channel_message",
                         "channel_id": parts[1],
                         "body": payload,
-                        "authorization": headers.get("Authorization"),
+                        "authorization": headers.get("Authorization", headers.get("authorization")),
                     }
                 )
             return 200, {"id": "900000000000000002"}

@@ -56,9 +56,11 @@ def receiver() -> Iterator[Receiver]:
         yield server
 
 
-def _runtime_on(api: Api, task_queue: str):  # type: ignore[no-untyped-def]
-    """The session's runtime (same database) with its own task queue."""
-    return dataclasses.replace(api.runtime, settings=api.settings.model_copy(update={"task_queue": task_queue}))
+def _runtime_on(api: Api, task_queue: str, env: WorkflowEnvironment):  # type: ignore[no-untyped-def]
+    """The session's runtime (same database) with its own task queue, whose activities reach
+    the test server's workflows (a finished delivery starts or signals the next in line)."""
+    settings = api.settings.model_copy(update={"task_queue": task_queue})
+    return dataclasses.replace(api.runtime, settings=settings, temporal=env.client)
 
 
 async def _endpoint(api: Api, tenant: Tenant, receiver: Receiver) -> tuple[WebhookEndpoint, str]:
@@ -88,7 +90,7 @@ async def test_a_receiver_that_never_recovers_gets_twelve_attempts_over_about_th
         )
         session.add(ping)
         await session.commit()
-    async with build_worker(skipping_env.client, _runtime_on(api, "webhooks-skip-1")):
+    async with build_worker(skipping_env.client, _runtime_on(api, "webhooks-skip-1", skipping_env)):
         handle = await skipping_env.client.start_workflow(
             WebhookDeliveryWorkflow.run,
             DeliveryInput(tenant.id, str(ping.id)),
@@ -145,7 +147,7 @@ async def test_a_receiver_down_for_hours_gets_every_event_once_and_in_order_afte
         await session.commit()
     receiver.answer_next(*[503] * 10)  # the first ten requests fail: about five hours down
 
-    async with build_worker(skipping_env.client, _runtime_on(api, "webhooks-skip-2")):
+    async with build_worker(skipping_env.client, _runtime_on(api, "webhooks-skip-2", skipping_env)):
         handles = [
             await skipping_env.client.start_workflow(
                 WebhookDeliveryWorkflow.run,
