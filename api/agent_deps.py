@@ -55,7 +55,7 @@ async def get_actor(request: Request, session: SessionDep, credentials: Credenti
         if caller.key_kind == "publishable":
             from api.widget_guard import admit_visitor  # visitor token, rate limits, CORS
 
-            await admit_visitor(request, caller.company_id)
+            await admit_visitor(request, caller.company)
     company_id_var.set(str(actor.company_id))
     return actor
 

@@ -42,7 +42,7 @@ async def get_caller(request: Request, session: SessionDep, credentials: Credent
     if caller.key_kind == "publishable":
         from api.widget_guard import admit_visitor  # visitor token, rate limits, CORS
 
-        await admit_visitor(request, caller.company_id)
+        await admit_visitor(request, caller.company)
     return caller
 
 

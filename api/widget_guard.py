@@ -2,8 +2,9 @@
 
 `admit_visitor` runs after a publishable key passed its Origin check (helpdeck.services.tenancy):
 it marks the request's origin as allowed for CORS, counts the request against the visitor's and
-the company's minute, and on a route with a conversation id requires that conversation's
-visitor token (`X-Visitor-Token`). `WidgetCorsMiddleware` answers preflights for the widget
+the company's per-minute buckets (Settings, or lower figures in the company's `settings.widget`),
+and on a route with a conversation id requires that conversation's visitor token
+(`X-Visitor-Token`). `WidgetCorsMiddleware` answers preflights for the widget
 routes (only for origins some live publishable key allows) and adds CORS headers to responses
 whose origin a key admitted; everything else gets no CORS headers, so browsers refuse it.
 """
@@ -11,17 +12,16 @@ whose origin a key admitted; everything else gets no CORS headers, so browsers r
 from __future__ import annotations
 
 import time
-import uuid
 
 from fastapi import Request
 from sqlmodel import col, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from helpdeck.services.visitors import check_visitor, take_widget_allowance
-from helpdeck.tables import ApiKey
+from helpdeck.services.visitors import check_visitor, take_widget_allowance, widget_limits
+from helpdeck.tables import ApiKey, Company
 
 VISITOR_HEADER = "X-Visitor-Token"
-WIDGET_PATHS = ("/v1/conversations", "/v1/widget/")
+WIDGET_PATHS = ("/v1/conversations", "/v1/widget/", "/v1/messages/")
 ALLOW_HEADERS = "Authorization, Content-Type, X-Visitor-Token, Last-Event-ID, Idempotency-Key, Accept"
 EXPOSE_HEADERS = "X-Visitor-Token, X-Turn-Id, Retry-After"
 ORIGIN_CACHE_S = 30.0
@@ -32,15 +32,31 @@ def visitor_secret(request: Request) -> str:
     return settings.secret_key or settings.admin_token or "helpdeck-visitor"
 
 
-async def admit_visitor(request: Request, company_id: uuid.UUID) -> None:
+def visitor_scope(request: Request, key_kind: str) -> tuple[str, str | None] | None:
+    """For a publishable caller, (secret, visitor token) that limits it to its own conversation."""
+    if key_kind != "publishable":
+        return None
+    return visitor_secret(request), request.headers.get(VISITOR_HEADER)
+
+
+async def admit_visitor(request: Request, company: Company) -> None:
     """For a request authenticated with a publishable key (its Origin already checked)."""
     origin = request.headers.get("origin")
     if origin:
         request.state.cors_origin = origin
     token = request.headers.get(VISITOR_HEADER)
     conversation_id = request.path_params.get("conversation_id")
+    # A visitor is their token once they have one; before that (config, opening), their address.
     visitor = token or (request.client.host if request.client else None)
-    await take_widget_allowance(request.app.state.runtime.redis, str(company_id), visitor)
+    runtime = request.app.state.runtime
+    per_visitor, per_company = widget_limits(
+        company.settings,
+        runtime.settings.widget_visitor_requests_per_minute,
+        runtime.settings.widget_company_requests_per_minute,
+    )
+    await take_widget_allowance(
+        runtime.redis, str(company.id), visitor, visitor_limit=per_visitor, company_limit=per_company
+    )
     if conversation_id is not None:
         check_visitor(visitor_secret(request), str(conversation_id), token)
 

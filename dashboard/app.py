@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.client import AnalyticsClient, ApiError, api_url, login
 from dashboard.views.console import console
-from dashboard.views.pages import PAGES
+from dashboard.views.pages import PAGES, forget_reports
 
 CHANNELS = ["all", "api", "widget", "slack", "discord", "openai"]
 
@@ -54,6 +54,7 @@ def filters() -> None:
         if st.button("Refresh figures now", help="The schedule refreshes them every few minutes"):
             try:
                 st.session_state["client"].refresh(first, last)
+                forget_reports()
                 st.toast("Figures refreshed")
             except ApiError as exc:
                 st.error(exc.detail)

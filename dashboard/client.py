@@ -4,6 +4,7 @@ credentials (company key, signed-in user's session token, or the platform admin 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +16,20 @@ DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 def api_url() -> str:
     return os.environ.get("HELPDECK_API_URL", DEFAULT_API_URL).rstrip("/")
+
+
+_pool: httpx.Client | None = None
+_pool_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """One connection pool for every session of this dashboard process: a new client per call
+    would build a TLS context and open a connection on every page render."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = httpx.Client()
+        return _pool
 
 
 class ApiError(RuntimeError):
@@ -33,7 +48,7 @@ class AnalyticsClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict:
         headers = {"Authorization": f"Bearer {self.token}"}
-        response = httpx.request(method, self.base_url + path, headers=headers, timeout=self.timeout_s, **kwargs)
+        response = _http().request(method, self.base_url + path, headers=headers, timeout=self.timeout_s, **kwargs)
         if response.status_code >= 400:
             try:
                 body = response.json()

@@ -122,7 +122,8 @@ async def knowledge_gaps(window: WindowDep, session: SessionDep) -> Report:
 
 @router.get("/quality", response_model=Report)
 async def quality(window: WindowDep, session: SessionDep) -> Report:
-    """Thumbs up and down, answer rate, and the latest thumbs-down with their conversations."""
+    """Thumbs up and down, answer rate, the latest thumbs-down with their conversations, and
+    clicks on cited sources per document."""
     return _report(window, await queries.quality(session, window))
 
 

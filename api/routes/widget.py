@@ -81,7 +81,7 @@ async def widget_config(
         raise Forbidden("the widget needs a publishable key (hd_pk_…)", code="publishable_key_required")
     caller = await authenticate(session, key, request.headers.get("origin"))
     company_id_var.set(str(caller.company_id))
-    await admit_visitor(request, caller.company_id)
+    await admit_visitor(request, caller.company)
     settings = caller.company.settings.get("widget") if isinstance(caller.company.settings, dict) else None
     settings = settings if isinstance(settings, dict) else {}
     return WidgetConfig(

@@ -4,11 +4,11 @@
   var me = document.currentScript; if (!me || window.__helpdeck) return; window.__helpdeck = 1;
   var API = new URL(me.src).origin, KEY = me.getAttribute("data-key") || "";
   var T = {
-    en: ["Chat with us", "Message", "Send", "Typing…", "Close", "Hi! How can we help?", "Sources", "A person from our team is here.", "Something went wrong. Please try again."],
-    de: ["Chatten Sie mit uns", "Nachricht", "Senden", "Schreibt…", "Schließen", "Hallo! Wie können wir helfen?", "Quellen", "Eine Person aus unserem Team ist da.", "Etwas ist schiefgelaufen. Bitte erneut versuchen."],
-    fr: ["Discutez avec nous", "Message", "Envoyer", "En train d’écrire…", "Fermer", "Bonjour ! Comment pouvons-nous aider ?", "Sources", "Une personne de notre équipe est là.", "Une erreur est survenue. Veuillez réessayer."],
-    it: ["Chatta con noi", "Messaggio", "Invia", "Sta scrivendo…", "Chiudi", "Ciao! Come possiamo aiutarti?", "Fonti", "Una persona del nostro team è qui.", "Qualcosa è andato storto. Riprova."],
-    zh: ["与我们聊天", "消息", "发送", "正在输入…", "关闭", "您好！有什么可以帮您？", "来源", "我们的客服人员已接入。", "出错了，请重试。"]
+    en: ["Chat with us", "Message", "Send", "Typing…", "Close", "Hi! How can we help?", "Sources", "A person from our team is here.", "Something went wrong. Please try again.", "Suggestions"],
+    de: ["Chatten Sie mit uns", "Nachricht", "Senden", "Schreibt…", "Schließen", "Hallo! Wie können wir helfen?", "Quellen", "Eine Person aus unserem Team ist da.", "Etwas ist schiefgelaufen. Bitte erneut versuchen.", "Vorschläge"],
+    fr: ["Discutez avec nous", "Message", "Envoyer", "En train d’écrire…", "Fermer", "Bonjour ! Comment pouvons-nous aider ?", "Sources", "Une personne de notre équipe est là.", "Une erreur est survenue. Veuillez réessayer.", "Suggestions"],
+    it: ["Chatta con noi", "Messaggio", "Invia", "Sta scrivendo…", "Chiudi", "Ciao! Come possiamo aiutarti?", "Fonti", "Una persona del nostro team è qui.", "Qualcosa è andato storto. Riprova.", "Suggerimenti"],
+    zh: ["与我们聊天", "消息", "发送", "正在输入…", "关闭", "您好！有什么可以帮您？", "来源", "我们的客服人员已接入。", "出错了，请重试。", "建议"]
   };
   var lang = (navigator.language || "en").slice(0, 2).toLowerCase(); if (!T[lang]) lang = "en";
   var t = T[lang], store = "hd_widget_" + KEY.slice(0, 18), state = {};
@@ -30,7 +30,7 @@
     ".hd-p[hidden]{display:none}.hd-h{color:#fff;padding:12px 14px;display:flex;justify-content:space-between;align-items:center;font-weight:600}" +
     ".hd-h button{background:none;border:0;color:#fff;font-size:20px;cursor:pointer}.hd-l{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}" +
     ".hd-m{max-width:85%;padding:8px 11px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}.hd-u{align-self:flex-end;color:#fff}.hd-a{align-self:flex-start;background:#f1f3f5}.hd-s{align-self:center;font-size:12px;color:#555}" +
-    ".hd-c{font-size:12px;margin-top:4px}.hd-c a{margin-right:8px}.hd-g button{margin:4px 4px 0 0;border:1px solid #ccc;background:#fff;border-radius:14px;padding:4px 10px;cursor:pointer}" +
+    ".hd-c{font-size:12px;margin-top:4px}.hd-c>*{margin-right:8px}.hd-g button{margin:4px 4px 0 0;border:1px solid #ccc;background:#fff;border-radius:14px;padding:4px 10px;cursor:pointer}" +
     ".hd-t{font-size:12px;color:#666;padding:0 12px 4px}.hd-f{display:flex;border-top:1px solid #e5e5e5}.hd-f input{flex:1;border:0;padding:12px;font:inherit;min-width:0}" +
     ".hd-f button{border:0;color:#fff;padding:0 16px;font:inherit;cursor:pointer}.hd-p :focus-visible,.hd-b:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}" +
     "@media (max-width:480px){.hd-p{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}";
@@ -67,25 +67,37 @@
     log.appendChild(n); if (msg) decorate(n, msg);
     log.scrollTop = log.scrollHeight; return n;
   }
+  function unsuggest() { [].forEach.call(log.querySelectorAll(".hd-g"), function (g) { g.remove(); }); }
+  function clicked(id, chunk) { // a visitor opened a cited source: the quality page counts it
+    if (id && chunk) fetch(API + "/v1/messages/" + id + "/citation-clicks", { method: "POST", headers: headers(true),
+      body: JSON.stringify({ chunk_id: chunk }), keepalive: true }).catch(function () {});
+  }
   function decorate(n, msg) {
     if (msg.seq != null) seen[msg.seq] = n;
-    var cites = msg.citations || [], sugg = (msg.metadata || {}).suggestions || [];
+    var cites = msg.citations || [], sugg = msg.suggestions || (msg.metadata || {}).suggestions || [], shown = {};
     if (cites.length && !n.querySelector(".hd-c")) {
       var c = el("div", { "class": "hd-c" }, t[6] + ": ");
       cites.forEach(function (x, i) {
-        var url = x.url || x.source_url || "";
-        if (/^https?:\/\//.test(url)) c.appendChild(el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, x.title || "[" + (i + 1) + "]"));
-        else c.appendChild(el("span", {}, (x.title || "[" + (i + 1) + "]") + " "));
+        var src = String(x.source || ""), url = /^https?:\/\/[^\s]+$/i.test(src),
+          label = (src.replace(/^https?:\/\/(www\.)?/i, "").replace(/\/$/, "") || "[" + (i + 1) + "]") + (x.page ? ", p. " + x.page : "");
+        if (label.length > 48) label = label.slice(0, 47) + "…";
+        if (shown[label]) return; shown[label] = 1;
+        var a = el(url ? "a" : "span", url ? { href: src, target: "_blank", rel: "noopener noreferrer" } : {}, label);
+        if (x.section) a.title = x.section;
+        if (url) a.onclick = a.onauxclick = function (e) { if (e.button < 2) clicked(msg.id, x.chunk_id); };
+        c.appendChild(a);
       });
       n.appendChild(c);
     }
     if (sugg.length && !n.querySelector(".hd-g")) {
-      var g = el("div", { "class": "hd-g" });
-      sugg.slice(0, 4).forEach(function (s) {
+      unsuggest(); // only the latest reply offers follow-ups
+      var g = el("div", { "class": "hd-g", role: "group", "aria-label": t[9] });
+      sugg.slice(0, 3).forEach(function (s) {
         var b = el("button", { type: "button" }, String(s)); b.onclick = function () { ask(String(s)); }; g.appendChild(b);
       });
       n.appendChild(g);
     }
+    log.scrollTop = log.scrollHeight;
   }
   async function sse(resp, onEvent) {
     var reader = resp.body.getReader(), dec = new TextDecoder(), buf = "";
@@ -145,7 +157,7 @@
   async function ask(text) {
     text = (text || "").trim(); if (!text) return;
     input.value = ""; send.disabled = true; typing.textContent = t[3];
-    add("user", text);
+    unsuggest(); add("user", text);
     var bot = null;
     try {
       await ensure(); if (!liveOn) { started = true; live(); }

@@ -1,9 +1,13 @@
 """Each page: headline figures, a chart where a picture reads faster, and every table with a
-CSV download. Figures come from one `/v1/analytics/<page>` report."""
+CSV download. Figures come from one `/v1/analytics/<page>` report, kept for a minute per
+caller, page and filters (Streamlit reruns the page on every click, a CSV download included).
+Charts are small Vega-Lite specs written here: st.line_chart / st.bar_chart build them through
+Altair, whose schema validation costs more than the rest of the page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -27,11 +31,28 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,} ms"
 
 
+# The roll-ups behind the reports refresh every few minutes; a minute's reuse hides nothing new.
+REPORT_TTL_S = 60
+
+
+@st.cache_data(ttl=REPORT_TTL_S, max_entries=512, show_spinner=False)
+def _cached_report(
+    base_url: str, token: str, page: str, first: date, last: date, channel: str | None, company_id: str | None
+) -> dict:
+    # Keyed by the caller's token: a company only ever gets back what its own credentials read.
+    return AnalyticsClient(base_url, token).report(page, first, last, channel, company_id)
+
+
+def forget_reports() -> None:
+    """After an on-demand refresh of the figures: the next render reads them again."""
+    _cached_report.clear()
+
+
 def _fetch(page: str) -> dict | None:
     client: AnalyticsClient = st.session_state["client"]
     f = st.session_state["filters"]
     try:
-        return client.report(page, f["first"], f["last"], f["channel"], f["company_id"])
+        return _cached_report(client.base_url, client.token, page, f["first"], f["last"], f["channel"], f["company_id"])
     except ApiError as exc:
         st.error(f"The API refused: {exc.detail} ({exc.code})")
         return None
@@ -41,6 +62,35 @@ def _metrics(figures: list[tuple[str, str]]) -> None:
     columns = st.columns(len(figures))
     for column, (label, value) in zip(columns, figures, strict=True):
         column.metric(label, value)
+
+
+def _line_chart(frame: pd.DataFrame, day: str, series: list[str]) -> None:
+    """One line per column in `series`, by day."""
+    spec = {
+        "mark": {"type": "line", "tooltip": True},
+        "transform": [{"fold": series, "as": ["series", "value"]}],
+        "encoding": {
+            "x": {"field": day, "type": "temporal", "title": None},
+            "y": {"field": "value", "type": "quantitative", "title": None},
+            "color": {"field": "series", "type": "nominal", "title": None},
+        },
+    }
+    st.vega_lite_chart(frame[[day, *series]], spec, width="stretch")
+
+
+def _bar_chart(
+    frame: pd.DataFrame, category: str, value: str, *, by_day: bool = False, horizontal: bool = False
+) -> None:
+    """One bar per row: `value` against `category` (a day, or a label sorted by value)."""
+    along = {"field": category, "type": "temporal" if by_day else "nominal", "title": None}
+    if by_day:
+        along["timeUnit"] = "yearmonthdate"
+    else:
+        along["sort"] = "-x" if horizontal else "-y"
+    size = {"field": value, "type": "quantitative", "title": value.replace("_", " ")}
+    encoding = {"y": along, "x": size} if horizontal else {"x": along, "y": size}
+    spec = {"mark": {"type": "bar", "tooltip": True}, "encoding": encoding}
+    st.vega_lite_chart(frame[[category, value]], spec, width="stretch")
 
 
 def _table(title: str, rows: list[dict], key: str) -> pd.DataFrame:
@@ -85,7 +135,7 @@ def overview() -> None:
     frame = pd.DataFrame(report["tables"]["by_day"])
     if not frame.empty:
         st.subheader("Trends by day")
-        st.line_chart(frame.set_index("day")[["conversations", "messages", "active_users"]])
+        _line_chart(frame, "day", ["conversations", "messages", "active_users"])
     _table("By day", report["tables"]["by_day"], "overview-by-day")
 
 
@@ -104,7 +154,7 @@ def escalations() -> None:
     )
     frame = pd.DataFrame(report["tables"]["by_reason"])
     if not frame.empty:
-        st.bar_chart(frame.set_index("reason")[["escalations"]])
+        _bar_chart(frame, "reason", "escalations")
     _table("By reason", report["tables"]["by_reason"], "escalations-by-reason")
     _table("By day", report["tables"]["by_day"], "escalations-by-day")
 
@@ -120,7 +170,7 @@ def knowledge_gaps() -> None:
     _metrics([("Unanswered questions", _number(report["summary"]["unanswered_questions"]))])
     frame = pd.DataFrame(report["tables"]["topics"])
     if not frame.empty:
-        st.bar_chart(frame.head(15).set_index("topic")[["questions"]], horizontal=True)
+        _bar_chart(frame.head(15), "topic", "questions", horizontal=True)
     _table("Topics", report["tables"]["topics"], "knowledge-gaps")
 
 
@@ -136,9 +186,16 @@ def quality() -> None:
             ("Thumbs down", _number(s["thumbs_down"])),
             ("Satisfaction", _percent(s["satisfaction"])),
             ("Grounded answers", _percent(s["answer_rate"])),
+            ("Citation clicks", _number(s.get("citation_clicks", 0))),
         ]
     )
     _table("Latest thumbs down", report["tables"]["thumbs_down"], "thumbs-down")
+    clicks = report["tables"].get("citation_clicks", [])
+    frame = pd.DataFrame(clicks)
+    if not frame.empty:
+        st.subheader("Cited sources customers opened")
+        st.bar_chart(frame.head(15).set_index("document")[["clicks"]], horizontal=True)
+    _table("Citation clicks by document", clicks, "citation-clicks")
 
 
 def cost() -> None:
@@ -158,7 +215,7 @@ def cost() -> None:
     frame = pd.DataFrame(report["tables"]["by_day"])
     if not frame.empty:
         st.subheader("Spend by day")
-        st.bar_chart(frame.set_index("day")[["cost_usd"]])
+        _bar_chart(frame, "day", "cost_usd", by_day=True)
     _table("By model", report["tables"]["by_model"], "cost-by-model")
     _table("By intent", report["tables"]["by_intent"], "cost-by-intent")
 
@@ -173,7 +230,7 @@ def latency() -> None:
     frame = pd.DataFrame(report["tables"]["by_day"])
     if not frame.empty:
         st.subheader("Turn latency by day")
-        st.line_chart(frame.set_index("day")[["p50_ms", "p95_ms"]])
+        _line_chart(frame, "day", ["p50_ms", "p95_ms"])
     _table("By step", report["tables"]["by_step"], "latency-by-step")
 
 

@@ -15,14 +15,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from helpdeck.errors import InvalidInput, NotFound
 from helpdeck.services.conversations import get_conversation
 from helpdeck.services.events import add_event
+from helpdeck.services.visitors import token_matches
 from helpdeck.tables import ConversationCsat, Message, MessageFeedback
 
 
 async def rate_message(
-    session: AsyncSession, company_id: uuid.UUID, message_id: uuid.UUID, rating: str, comment: str
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    message_id: uuid.UUID,
+    rating: str,
+    comment: str,
+    visitor: tuple[str, str | None] | None = None,
 ) -> MessageFeedback:
+    """`visitor` is (secret, visitor token) for a widget caller: only their own conversation's replies."""
     message = await session.get(Message, message_id)
     if message is None or message.company_id != company_id:
+        raise NotFound("no such message")
+    if visitor is not None and not token_matches(visitor[0], message.conversation_id, visitor[1]):
         raise NotFound("no such message")
     if message.role != "assistant":
         raise InvalidInput("only the bot's replies can be rated", code="not_a_reply")

@@ -1,5 +1,6 @@
 """ASGI middleware counting requests and timing them by route template (never by raw path,
-so ids do not explode the label space). With tracing on, each request is also a span."""
+so ids do not explode the label space). With tracing on, each request is also a server span
+(ours, unless the framework already opened one: see tracing.request_span)."""
 
 from __future__ import annotations
 

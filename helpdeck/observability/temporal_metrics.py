@@ -2,8 +2,9 @@
 its Prometheus runtime, plus gauges of work waiting, read from Temporal when Prometheus scrapes.
 
 The SDK serves its metrics on its own socket; with no port configured it takes a free loopback
-port and the API's `/metrics` proxies it, so one scrape target carries everything. A worker
-process given HELPDECK_TEMPORAL_METRICS_PORT serves them on all interfaces for direct scraping.
+port and the API's `/metrics` proxies it, so one scrape target carries everything; a standalone
+worker's `/metrics` (HELPDECK_WORKER_METRICS_PORT, worker_metrics.py) proxies it the same way.
+Given HELPDECK_TEMPORAL_METRICS_PORT, the SDK serves them on all interfaces for direct scraping.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """OpenTelemetry traces across API → workflow → activities, on only when an exporter is set.
 
-The HTTP middleware opens a span per request; Temporal's TracingInterceptor (on the client, so
-on the worker built from it too) carries that context into the workflow and its activities, so
-one turn is one trace. A tracer provider installed by someone else (say `opentelemetry-
-instrument`) is used as it is.
+One server span per HTTP request: the framework's when it opens one (FastAPI's native
+telemetry, or `opentelemetry-instrument`), otherwise the HTTP middleware's. Temporal's
+TracingInterceptor (on the client, so on the worker built from it too) carries that context
+into the workflow and its activities, so one turn is one trace. A tracer provider installed by
+someone else (say `opentelemetry-instrument`) is used as it is.
 """
 
 from __future__ import annotations
@@ -62,10 +63,19 @@ def client_interceptors(settings: Settings) -> list:
     return [TracingInterceptor()]
 
 
+def _server_span_open() -> bool:
+    """True when something outside our middleware already opened this request's server span:
+    FastAPI's native OpenTelemetry telemetry (recent FastAPI, on whenever a tracer provider is
+    installed) or `opentelemetry-instrument`'s ASGI instrumentation."""
+    current = trace.get_current_span()
+    return current.is_recording() and getattr(current, "kind", None) is trace.SpanKind.SERVER
+
+
 @contextlib.contextmanager
 def request_span(scope: Scope) -> Iterator[trace.Span | None]:
-    """A server span for one HTTP request, continuing the caller's `traceparent` if it sent one."""
-    if _tracer is None:
+    """A server span for one HTTP request, continuing the caller's `traceparent` if it sent one;
+    None (no second server span) when tracing is off or the framework already opened one."""
+    if _tracer is None or _server_span_open():
         yield None
         return
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}

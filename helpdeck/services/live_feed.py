@@ -26,8 +26,10 @@ async def publish_bot_reply(redis: aioredis.Redis, db: Database, message_id: str
             message = await session.get(Message, uuid.UUID(message_id))
         if message is None:
             return
-        body = {"type": "message", "escalation_id": None, "message": queue_feed.message_view(message)}
-        body["message"]["citations"] = message.citations
+        view = queue_feed.message_view(message)
+        view["citations"] = message.citations
+        view["suggestions"] = list((message.meta or {}).get("suggestions") or [])[:3]
+        body = {"type": "message", "escalation_id": None, "message": view}
         await queue_feed._publish(redis, queue_feed.conversation_channel(str(message.conversation_id)), body)
     except Exception as error:  # never fail the turn for a live feed
         log.warning("could not publish a reply to the live feed: %s", error)

@@ -4,16 +4,19 @@ A visitor token is `hd_vt_<nonce>.<mac>`: a random nonce and an HMAC-SHA256 (key
 `settings.secret_key`, shared by every API node) over the conversation id and the nonce. Nothing
 is stored: the token proves it was issued for exactly that conversation, so a visitor can read
 only their own conversation. Widget traffic is also rate limited per visitor and per company
-with fixed one-minute windows in Redis (shared by every API node).
+with token buckets in Redis (shared by every API node): a bucket holds a minute's allowance
+and refills steadily, so there is no window edge where twice the limit gets through.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 
 import redis.asyncio as aioredis
 
@@ -22,6 +25,31 @@ from helpdeck.errors import Forbidden, RateLimited, Unauthorized
 TOKEN_PREFIX = "hd_vt_"
 VISITOR_PER_MINUTE = 60
 COMPANY_PER_MINUTE = 1200
+
+# KEYS: the company's bucket, then the visitor's (optional). ARGV: now (s), then capacity and
+# refill per second for each key. Takes a token from every bucket or from none.
+# Returns {0, 0} when allowed, else {index of the empty bucket (1-based), retry after (s)}.
+_BUCKETS = """
+local now = tonumber(ARGV[1])
+local left = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[2 * i])
+  local refill = tonumber(ARGV[2 * i + 1])
+  local bucket = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(bucket[1]) or capacity
+  local at = tonumber(bucket[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * refill)
+  if tokens < 1 then
+    return {i, math.ceil((1 - tokens) / refill)}
+  end
+  left[i] = tokens - 1
+end
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'tokens', left[i], 'at', now)
+  redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[2 * i]) / tonumber(ARGV[2 * i + 1])) + 1)
+end
+return {0, 0}
+"""
 
 
 def _mac(secret: str, conversation_id: str, nonce: str) -> str:
@@ -55,6 +83,20 @@ def check_visitor(secret: str, conversation_id: str, token: str | None) -> None:
         raise Forbidden("this visitor token is not for this conversation", code="visitor_forbidden")
 
 
+def widget_limits(company_settings: Mapping | None, visitor_default: int, company_default: int) -> tuple[int, int]:
+    """(per visitor, per company) requests per minute: the platform's, or a company's lower figures
+    from `settings.widget.visitor_requests_per_minute` and `company_requests_per_minute`."""
+    widget = (company_settings or {}).get("widget")
+    widget = widget if isinstance(widget, Mapping) else {}
+
+    def lowered(name: str, default: int) -> int:
+        value = widget.get(name)
+        return max(1, min(default, value)) if isinstance(value, int) and not isinstance(value, bool) else default
+
+    per_visitor = lowered("visitor_requests_per_minute", visitor_default)
+    return per_visitor, lowered("company_requests_per_minute", company_default)
+
+
 async def take_widget_allowance(
     redis: aioredis.Redis,
     company_id: str,
@@ -64,18 +106,15 @@ async def take_widget_allowance(
     company_limit: int = COMPANY_PER_MINUTE,
 ) -> None:
     """Count one widget request against the visitor's and the company's minute; 429 when over."""
-    window = int(time.time() // 60)
-    retry = 60 - int(time.time() % 60)
-    keys = [f"widget:rl:company:{company_id}:{window}"]
+    keys = [f"widget:rl:company:{company_id}"]
+    args: list[float | str] = [f"{time.time():.3f}", company_limit, company_limit / 60]
     if visitor:
         digest = hashlib.sha256(visitor.encode()).hexdigest()[:24]
-        keys.append(f"widget:rl:visitor:{company_id}:{digest}:{window}")
-    async with redis.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.incr(key)
-            pipe.expire(key, 120)
-        counts = await pipe.execute()
-    if counts[0] > company_limit:
+        keys.append(f"widget:rl:visitor:{company_id}:{digest}")
+        args += [visitor_limit, visitor_limit / 60]
+    refused, retry_after = await redis.register_script(_BUCKETS)(keys=keys, args=args)
+    retry = max(1, math.ceil(float(retry_after)))
+    if int(refused) == 1:
         raise RateLimited("too many widget requests for this company; retry shortly", retry)
-    if visitor and counts[2] > visitor_limit:
+    if int(refused) == 2:
         raise RateLimited("too many requests from this visitor; retry shortly", retry)

@@ -76,6 +76,24 @@ class ConversationCsat(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
+class CitationClick(SQLModel, table=True):
+    """A customer opened a source the bot cited: one row per click, with the cited document."""
+
+    __tablename__ = "citation_clicks"
+    __table_args__ = (Index("ix_citation_clicks_company_created", "company_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    company_id: uuid.UUID = Field(foreign_key="companies.id", ondelete="CASCADE")
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    message_id: uuid.UUID = Field(foreign_key="messages.id", ondelete="CASCADE")
+    chunk_id: str = Field(max_length=200)
+    # No foreign key: a click stays counted (under its source label) after the document is deleted.
+    document_id: uuid.UUID | None = None
+    source: str = Field(default="", max_length=2000)
+    channel: str = Field(default="api", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
 class DailyRollup(SQLModel, table=True):
     """Per company, day and channel: the overview's counters."""
 

@@ -44,3 +44,14 @@ def test_rules_are_valid_prometheus_rules() -> None:
 def test_each_rule_fires_on_bad_samples_and_stays_quiet_on_good_ones() -> None:
     run = subprocess.run([_promtool(), "test", "rules", "alerts_test.yml"], cwd=DEPLOY, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_prometheus_config_is_valid_and_scrapes_every_api_and_worker_replica() -> None:
+    run = subprocess.run([_promtool(), "check", "config", "prometheus.yml"], cwd=DEPLOY, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    targets = {(sd["names"][0], sd["port"]) for job in config["scrape_configs"] for sd in job["dns_sd_configs"]}
+    compose = yaml.safe_load((DEPLOY.parent / "docker-compose.yml").read_text())["services"]
+    worker_port = int(compose["worker"]["environment"]["HELPDECK_WORKER_METRICS_PORT"])
+    assert str(worker_port) in compose["worker"]["expose"]
+    assert targets == {("api", 8000), ("worker", worker_port)}
