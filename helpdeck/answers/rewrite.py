@@ -11,11 +11,12 @@ from helpdeck.providers.offline_chat import content_words
 # Words that point back at something said before, per language.
 ANAPHORA = frozenset(
     "it that this those these them there one ones same also too else "
-    "das es dies diese dieses dem den dann auch dafür damit davon "
+    "das es dies diese dieses dem den dann auch dafür damit davon darüber dazu darauf "
     "ça cela ce celle celui ceci le la les aussi même y en "
     "questo questa quello quella lo la li anche stesso ci ne".split()
 )
-CONTINUATIONS = frozenset("and but what how also so und aber et mais e ma anche".split())
+# Openers that continue ("and ...?"); not "what"/"how", which open standalone questions too.
+CONTINUATIONS = frozenset("and but also so und aber et mais e ma anche".split())
 CJK_ANAPHORA = ("那", "这个", "它", "这", "那个", "还有", "然后", "呢")
 MAX_FOLLOWUP_WORDS = 9
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -38,16 +39,17 @@ def is_followup(question: str) -> bool:
 
 
 def rewrite_offline(question: str, history: list[tuple[str, str]]) -> str:
-    """The follow-up plus the previous user question's content words it lacks (offline)."""
+    """The follow-up with the previous user question beside it, whole (offline).
+
+    Whole, not reduced to its content words: the embedder reads a question best as a question
+    (eval/answers.py, follow-ups: gold passage in the top 5 for 0.83 of rewritten follow-ups with
+    the whole question, 0.66 with its content words only, 0.04 for the bare follow-up)."""
     previous = next((content for role, content in reversed(history) if role == "user"), "")
-    if not previous or not is_followup(question):
-        return question
-    own = content_words(question)
-    extra = [w for w in _WORD.findall(previous) if len(w) > 3 and content_words(w) - own]
-    if any(ord(ch) >= 0x3000 for ch in previous):  # Chinese: keep the earlier question whole
+    if not content_words(previous) or not is_followup(question):
+        return question  # nothing to refer back to ("hi"), or nothing referring back
+    if any(ord(ch) >= 0x3000 for ch in previous):  # Chinese: full-width brackets
         return f"{question.strip()} （{previous.strip()}）"
-    topic = " ".join(dict.fromkeys(extra))
-    return f"{question.strip()} ({topic})" if topic else question
+    return f"{question.strip()} ({previous.strip()})"
 
 
 async def rewrite_with_model(
