@@ -133,8 +133,13 @@ async def cost(window: WindowDep, session: SessionDep) -> Report:
     budget = None
     if window.company_id is not None:
         company = await session.get(Company, window.company_id)
-        raw = (company.settings if company else {}).get("monthly_budget_usd")
-        budget = float(raw) if isinstance(raw, int | float) else None
+        settings = company.settings if company else {}
+        monthly, daily = settings.get("monthly_budget_usd"), settings.get("daily_budget_usd")
+        # The routing budget is daily (helpdeck/answers/routing.py); burn is read at a monthly pace.
+        if isinstance(monthly, int | float):
+            budget = float(monthly)
+        elif isinstance(daily, int | float):
+            budget = float(daily) * 30
     return _report(window, await queries.cost(session, window, budget))
 
 

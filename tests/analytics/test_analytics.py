@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from helpdeck.analytics.rollups import cluster_topics
 from helpdeck.tables import Event, TurnFact
-from tests.conftest import ADMIN_TOKEN, Api, Tenant, new_conversation
+from tests.conftest import ADMIN_TOKEN, Api, Tenant, make_tenant, new_conversation
 from worker import WORKFLOWS
 
 
@@ -169,3 +170,15 @@ def test_unanswered_questions_cluster_by_their_most_shared_keyword() -> None:
     )
     assert topics[0] == topics[1] in ("password", "reset")
     assert topics[2] == "invoice" and topics[3] == "(no keywords)"
+
+
+async def test_budget_burn_reads_the_daily_routing_budget_at_a_monthly_pace(api: Api, admin) -> None:  # type: ignore[no-untyped-def]
+    budgeted = await make_tenant(api, admin, settings={"daily_budget_usd": 0.00001})
+    try:
+        await _turn(budgeted, await new_conversation(budgeted), "How do I cancel my subscription?")
+        await _refresh(budgeted.client)
+        cost = (await budgeted.client.get("/v1/analytics/cost")).json()["summary"]
+        assert cost["monthly_budget_usd"] == pytest.approx(0.0003)
+        assert cost["cost_usd"] > 0 and cost["budget_burn"] > 0, cost
+    finally:
+        await budgeted.client.aclose()
