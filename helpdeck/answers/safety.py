@@ -129,10 +129,14 @@ def neutralise_links(text: str, policy: OutputPolicy, violations: list[str]) -> 
         return match.group(2)
 
     def bare(match: re.Match[str]) -> str:
-        if _allowed(match.group(0), policy):
-            return match.group(0)
+        # Punctuation after a URL ends the sentence, not the URL ("see https://x/help/, then").
+        url = match.group(0)
+        trail = url[len(url.rstrip(".,;:!?")):]
+        url = url[: len(url) - len(trail)]
+        if _allowed(url, policy):
+            return url + trail
         violations.append("link")
-        return "[link removed]"
+        return "[link removed]" + trail
 
     text = _MD_IMAGE.sub(image, text)
     if _HTML_IMG.search(text):

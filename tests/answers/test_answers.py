@@ -212,3 +212,14 @@ def test_a_passage_whose_section_is_a_question_is_suggested_as_that_question() -
         "c1", "d1", "Open Billing and click Cancel subscription.", "FAQ", section="How do I cancel my plan?"
     )
     assert suggest_followups("What payment methods do you accept?", [passage], []) == ["How do I cancel my plan?"]
+
+
+def test_the_composers_own_source_line_keeps_its_cited_url() -> None:
+    """A cited URL followed by a comma is still the cited URL (it was once removed as a link)."""
+    source = "https://acme.example/help/account/"
+    passage = Passage("c1", "d1", "Open Settings and click Reset password.", source, section="Passwords", score=0.95)
+    answer = compose_answer("How do I reset my password?", [passage], "en", "Acme")
+    checked = validate_output(answer.text, OutputPolicy(canary="", cited_sources=(source,)))
+    assert f"{source}, Passwords" in checked.text and not checked.violations
+    other = validate_output("See https://evil.example/x, now.", OutputPolicy(canary="", cited_sources=(source,)))
+    assert other.text == "See [link removed], now." and other.violations == ["link"]
