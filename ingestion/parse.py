@@ -221,6 +221,9 @@ def detect_kind(filename: str, content_type: str | None = None, data: bytes | No
     mime = (content_type or "").split(";", 1)[0].strip().lower()
 
     if data:
+        # FAQ pairs posted as JSON are titled freely ("help/account.html"): the body decides.
+        if mime == "application/json" and data.lstrip().startswith(b'{"faq":'):
+            return "faq_json"
         if _is_pdf(data, lenient=_EXTENSIONS.get(ext) == "pdf" or _CONTENT_TYPES.get(mime) == "pdf"):
             return "pdf"
         names = _zip_names(data)

@@ -487,3 +487,11 @@ def test_parsing_never_touches_the_network(tmp_path: Path) -> None:
     assert ["title", 2, "Shipping Times"] in results["help.pdf"]
     assert all(results[name] for name in results)
     assert "Thank you for using Unstructured" not in done.stderr
+
+
+def test_faq_posted_as_json_is_an_faq_whatever_its_title_says() -> None:
+    """The API stores FAQ pairs as JSON under the caller's title; "account.html" once made the
+    bot quote the raw JSON."""
+    body = json.dumps({"faq": [{"question": "How do I log in?", "answer": "Use your email."}]}).encode()
+    assert detect_kind("help/account.html", "application/json", body) == "faq_json"
+    assert detect_kind("notes.md", "application/json", body) == "faq_json"
