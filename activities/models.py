@@ -24,6 +24,7 @@ from helpdeck.providers.chat import (
     ChatModelError,
     ChatModelRejected,
     ChatRequest,
+    ChatRequestRefused,
     ChatResult,
     Passage,
 )
@@ -192,6 +193,10 @@ class ModelActivities:
         heartbeats = asyncio.create_task(_heartbeat_every(HEARTBEAT_EVERY_S))
         try:
             result = await model.complete(request, publish)
+        except ChatRequestRefused as exc:
+            # What was asked is at fault (e.g. one company's model name), not the provider: the
+            # shared breaker of the slot must not open for every company because of it.
+            raise ApplicationError(str(exc), type="ChatModelRejected", non_retryable=True) from exc
         except ChatModelRejected as exc:
             await self._provider_failed(params.slot, breaker_state)
             raise ApplicationError(str(exc), type="ChatModelRejected", non_retryable=True) from exc

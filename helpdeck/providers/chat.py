@@ -75,6 +75,11 @@ class ChatModelRejected(ChatModelError):
     """The provider answered but the answer is unusable (garbage, empty, refused auth)."""
 
 
+class ChatRequestRefused(ChatModelRejected):
+    """The provider refused this request (unknown model, bad parameters, context too long): a
+    fault of what was asked, such as one company's model setting, not of the provider's health."""
+
+
 class ChatModel(Protocol):
     """A source of replies. Implementations must be safe to call concurrently."""
 

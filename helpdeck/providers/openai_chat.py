@@ -18,6 +18,7 @@ from helpdeck.providers.chat import (
     ChatModelError,
     ChatModelRejected,
     ChatRequest,
+    ChatRequestRefused,
     ChatResult,
     DeltaCallback,
 )
@@ -104,7 +105,7 @@ class OpenAIChatModel:
                 raise ChatModelError(f"{self.name}: server error {err.status_code}") from err
             # Other 4xx (bad request, unknown model, context too long): the same request will
             # fail the same way here, so only another provider can help.
-            raise ChatModelRejected(f"{self.name}: request refused ({err.status_code})") from err
+            raise ChatRequestRefused(f"{self.name}: request refused ({err.status_code})") from err
         except (openai.APITimeoutError, openai.APIConnectionError) as err:
             raise ChatModelError(f"{self.name}: transport failure: {err}") from err
         except openai.APIResponseValidationError as err:

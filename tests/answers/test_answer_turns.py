@@ -224,6 +224,20 @@ async def test_the_breaker_opens_after_failures_skips_the_dead_provider_then_hal
     assert await CircuitBreaker(api.runtime.redis).state("primary") == "closed"
 
 
+async def test_a_refused_request_does_not_open_the_shared_breaker(
+    api: Api, tenant: Tenant, fake_primary, fake_backup
+) -> None:
+    """A 404 for an unknown model (one company's setting) is that request's fault: the slot's
+    breaker, shared by every company, stays closed however often it happens."""
+    fake_primary.set_mode("unknown_model")
+    for n in range(api.settings.breaker_failures + 2):
+        reply = await _ask(tenant, f"question number {n}")
+        assert reply["metadata"]["degraded"] == "backup", reply["metadata"]
+        assert reply["metadata"]["failed_slots"] == {"primary": "ChatModelRejected"}
+    assert fake_primary.calls == api.settings.breaker_failures + 2  # tried each time, never retried
+    assert await CircuitBreaker(api.runtime.redis).state("primary") == "closed"
+
+
 async def test_a_half_open_breaker_lets_one_probe_through_and_a_failed_probe_reopens_it(api: Api) -> None:
     breaker = CircuitBreaker(api.runtime.redis, BreakerPolicy(failures=2, window_s=60, cooldown_s=30))
     slot = f"test-{uuid.uuid4().hex[:8]}"

@@ -31,6 +31,7 @@ MODES = (
     "fail",  # HTTP 500
     "rate_limit",  # HTTP 429
     "unauthorized",  # HTTP 401
+    "unknown_model",  # HTTP 404 model_not_found, as OpenAI answers a model name it does not serve
     "stall",  # wait stall_seconds (or until release()) and then answer normally
     "stall_mid_stream",  # send the first chunk, then stall like "stall" (non-stream: = stall)
     "garbage",  # HTTP 200 whose body (or SSE event, when streaming) is not JSON
@@ -241,6 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode == "unauthorized":
             self._send_error(401, "invalid_api_key", "Incorrect API key provided.")
+            return
+        if mode == "unknown_model":
+            self._send_error(404, "model_not_found", f"The model `{body.get('model')}` does not exist.")
             return
         if mode == "garbage" and streaming:  # an event stream whose events are not JSON
             self._send_raw(200, b"data: <html>upstream hiccup</html>\n\n", "text/event-stream")
