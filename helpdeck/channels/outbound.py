@@ -64,10 +64,19 @@ async def check_api_base(api_base_url: str | None, allow_private: bool) -> None:
 
 @asynccontextmanager
 async def _slack_client(bot_token: str, api_base_url: str | None, allow_private: bool) -> AsyncIterator[AsyncWebClient]:
-    await check_api_base(api_base_url, allow_private)
-    base = (api_base_url or SLACK_API).rstrip("/") + "/"
-    async with pinned_aiohttp_session(allow_private) as session:
-        yield AsyncWebClient(token=bot_token, base_url=base, timeout=10, session=session)
+    """A Web API client on the checked base; whatever fails inside the block is mapped once
+    here: Slack's own errors by `_slack_failure`, network errors (many types) as unavailable."""
+    try:
+        await check_api_base(api_base_url, allow_private)
+        base = (api_base_url or SLACK_API).rstrip("/") + "/"
+        async with pinned_aiohttp_session(allow_private) as session:
+            yield AsyncWebClient(token=bot_token, base_url=base, timeout=10, session=session)
+    except SlackApiError as exc:
+        raise _slack_failure(exc) from exc
+    except (ChannelRejected, ChannelUnavailable):
+        raise
+    except Exception as exc:  # aiohttp/network errors surface as many types
+        raise ChannelUnavailable(f"Slack unreachable: {exc}") from exc
 
 
 def _slack_failure(exc: SlackApiError) -> Exception:
@@ -82,26 +91,19 @@ async def find_slack_reply(
 ) -> str | None:
     """The ts of a reply already posted for this turn (an earlier attempt that lost its answer)."""
     cursor = None
-    try:
-        async with _slack_client(bot_token, api_base_url, allow_private) as client:
-            for _ in range(20):
-                page = await client.conversations_replies(
-                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
-                )
-                for message in page.get("messages", []):
-                    metadata = message.get("metadata") or {}
-                    payload = metadata.get("event_payload") or {}
-                    if metadata.get("event_type") == REPLY_EVENT_TYPE and payload.get("turn_id") == turn_id:
-                        return str(message["ts"])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return None
-    except SlackApiError as exc:
-        raise _slack_failure(exc) from exc
-    except (ChannelRejected, ChannelUnavailable):
-        raise
-    except Exception as exc:  # aiohttp/network errors surface as many types
-        raise ChannelUnavailable(f"Slack unreachable: {exc}") from exc
+    async with _slack_client(bot_token, api_base_url, allow_private) as client:
+        for _ in range(20):
+            page = await client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == REPLY_EVENT_TYPE and payload.get("turn_id") == turn_id:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
     return None
 
 
@@ -110,24 +112,17 @@ async def post_slack_reply(
     allow_private: bool,
 ) -> str:
     """Post in the thread; returns the message ts. Mentions stay inert (no link_names, parse none)."""
-    try:
-        async with _slack_client(bot_token, api_base_url, allow_private) as client:
-            response = await client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                text=text,
-                mrkdwn=True,
-                parse="none",
-                link_names=False,
-                unfurl_links=False,
-                metadata={"event_type": REPLY_EVENT_TYPE, "event_payload": {"turn_id": turn_id}},
-            )
-    except SlackApiError as exc:
-        raise _slack_failure(exc) from exc
-    except (ChannelRejected, ChannelUnavailable):
-        raise
-    except Exception as exc:  # aiohttp/network errors surface as many types
-        raise ChannelUnavailable(f"Slack unreachable: {exc}") from exc
+    async with _slack_client(bot_token, api_base_url, allow_private) as client:
+        response = await client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            mrkdwn=True,
+            parse="none",
+            link_names=False,
+            unfurl_links=False,
+            metadata={"event_type": REPLY_EVENT_TYPE, "event_payload": {"turn_id": turn_id}},
+        )
     return str(response["ts"])
 
 
@@ -136,15 +131,8 @@ async def _slack_call(
 ) -> dict:
     """One Web API call through slack_sdk's method of that name (`chat_update`...), failures
     mapped like replies'."""
-    try:
-        async with _slack_client(bot_token, api_base_url, allow_private) as client:
-            response = await getattr(client, method.replace(".", "_"))(**kwargs)
-    except SlackApiError as exc:
-        raise _slack_failure(exc) from exc
-    except (ChannelRejected, ChannelUnavailable):
-        raise
-    except Exception as exc:  # aiohttp/network errors surface as many types
-        raise ChannelUnavailable(f"Slack unreachable: {exc}") from exc
+    async with _slack_client(bot_token, api_base_url, allow_private) as client:
+        response = await getattr(client, method.replace(".", "_"))(**kwargs)
     return dict(response.data) if isinstance(response.data, dict) else {}
 
 
