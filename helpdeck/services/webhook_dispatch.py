@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -115,12 +116,18 @@ async def unstarted_deliveries(session: AsyncSession, limit: int = 500) -> list[
 
 async def mark_started(session: AsyncSession, delivery_ids: list[str]) -> None:
     if delivery_ids:
-        await session.exec(  # type: ignore[call-overload]
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id).in_([uuid.UUID(i) for i in delivery_ids]))
-            .values(workflow_started=True)
-        )
+        await _flag_started(session, delivery_ids)
         await session.commit()
+
+
+async def _flag_started(session: AsyncSession, delivery_ids: Iterable[str]) -> None:
+    """Take deliveries off the relay's list (their workflow started, or they wait in their line);
+    the caller commits."""
+    await session.exec(  # type: ignore[call-overload]
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id).in_([uuid.UUID(i) for i in delivery_ids]))
+        .values(workflow_started=True)
+    )
 
 
 def _earlier(delivery: WebhookDelivery):  # type: ignore[no-untyped-def]
@@ -214,11 +221,7 @@ async def hand_over_to_lines(session: AsyncSession, refs: list[DeliveryRef]) -> 
     )
     queued_ids = {str(row) for row in queued}
     if queued_ids:
-        await session.exec(  # type: ignore[call-overload]
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id).in_([uuid.UUID(i) for i in queued_ids]))
-            .values(workflow_started=True)
-        )
+        await _flag_started(session, queued_ids)
     await session.commit()
     return [r for r in refs if r.delivery_id not in queued_ids]
 
