@@ -26,7 +26,6 @@ from helpdeck.db import Database
 from helpdeck.providers.chat import Passage
 from helpdeck.providers.embeddings import Embedder
 from helpdeck.providers.rerank import Reranker, RerankError
-from helpdeck.services.documents import kb_version
 from helpdeck.settings import Settings
 from helpdeck.stores.search import SearchHit, SearchIndex
 from helpdeck.stores.search.protocol import Ranking, check_filters
@@ -85,10 +84,17 @@ class IndexRetriever:
     async def _version(self, company_id: str) -> tuple[int, tuple[str, ...], str]:
         """Knowledge-base version, the company's languages and its knowledge base's language."""
         async with self.db.session() as session:
-            company = uuid.UUID(company_id)
-            version = await kb_version(session, company)
-            result = await session.execute(text("SELECT settings FROM companies WHERE id = :c"), {"c": company})
-            settings = result.scalar() or {}
+            # One round trip on every search: the version and the company's language settings.
+            result = await session.execute(
+                text(
+                    "SELECT kb.version, c.settings FROM companies c"
+                    " LEFT JOIN knowledge_bases kb ON kb.company_id = c.id WHERE c.id = :c"
+                ),
+                {"c": uuid.UUID(company_id)},
+            )
+            row = result.first()
+        version = int(row[0] or 0) if row is not None else 0
+        settings = (row[1] if row is not None else None) or {}
         listed = settings.get("languages") if isinstance(settings, dict) else None
         languages = tuple(str(code) for code in listed) if isinstance(listed, list) and listed else DEFAULT_LANGUAGES
         default = settings.get("default_language") if isinstance(settings, dict) else None
