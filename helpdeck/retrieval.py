@@ -8,6 +8,7 @@ never crosses companies.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -80,6 +81,9 @@ class IndexRetriever:
         self.redis = redis
         self.db = db
         self.reranker = reranker
+        # Query embeddings under way in this process, by cache key: a prefetch started by the
+        # API and the turn's retrieval share one computation instead of racing to make two.
+        self._embedding: dict[str, asyncio.Task[np.ndarray]] = {}
 
     async def _version(self, company_id: str) -> tuple[int, tuple[str, ...], str]:
         """Knowledge-base version, the company's languages and its knowledge base's language."""
@@ -101,7 +105,24 @@ class IndexRetriever:
         return version, languages, str(default or languages[0])
 
     async def query_vector(self, company_id: str, normalised: str) -> np.ndarray:
+        # Shielded: a cancelled caller must not cancel the computation another caller awaits.
+        return await asyncio.shield(self._embedding_of(company_id, normalised))
+
+    def _embedding_of(self, company_id: str, normalised: str) -> asyncio.Task[np.ndarray]:
+        """The query's embedding under way in this process, started if there is none."""
         key = f"{cache_prefix(company_id)}qv:{_digest(self.embedder.name, normalised)}"
+        pending = self._embedding.get(key)
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = asyncio.ensure_future(self._cached_query_vector(key, normalised))
+            self._embedding[key] = pending
+            pending.add_done_callback(lambda done: self._forget(key, done))
+        return pending
+
+    def _forget(self, key: str, done: asyncio.Task[np.ndarray]) -> None:
+        if self._embedding.get(key) is done:
+            del self._embedding[key]
+
+    async def _cached_query_vector(self, key: str, normalised: str) -> np.ndarray:
         cached = await self.redis.get(key)  # base64: the shared client decodes replies as text
         if cached is not None:
             raw = base64.b64decode(cached)
@@ -110,6 +131,16 @@ class IndexRetriever:
         vector = np.asarray(await self.embedder.embed_query(normalised), dtype="<f4")
         await self.redis.set(key, base64.b64encode(vector.tobytes()).decode(), ex=QUERY_VECTOR_TTL_S)
         return vector
+
+    def prefetch_query_vector(self, company_id: str, query: str) -> None:
+        """Start embedding a question before the turn asks for it (the API calls this as it
+        starts the turn's workflow, when the worker shares this process): the embedding, ~20 ms
+        of CPU in a thread that releases the GIL, then overlaps the turn's first steps, and the
+        retrieval step awaits the same computation. Failures are the retrieval step's to see."""
+        normalised = normalise_query(query)
+        if not normalised:
+            return
+        self._embedding_of(company_id, normalised).add_done_callback(_ignore_outcome)
 
     async def search(
         self, company_id: str, query: str, top_k: int = 5, filters: Mapping[str, str | Sequence[str]] | None = None
@@ -163,6 +194,11 @@ class IndexRetriever:
 
     async def ping(self) -> None:
         await self.index.count("readiness-probe")
+
+
+def _ignore_outcome(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it: the turn's retrieval reports it
 
 
 def _passage(chunk, score: float) -> Passage:  # type: ignore[no-untyped-def]

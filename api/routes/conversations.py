@@ -24,7 +24,7 @@ from api.sse import SSE_EVENT_SCHEMA, format_event, relay_turn
 from helpdeck.errors import InvalidInput, NotFound
 from helpdeck.runtime import Runtime
 from helpdeck.services import conversations as service
-from helpdeck.services.turn_runner import completed_turn, start_turn, turn_id_for
+from helpdeck.services.turn_runner import completed_turn, embed_question_ahead, start_turn, turn_id_for
 from helpdeck.tables import Conversation, Message
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -145,6 +145,7 @@ async def post_message(
         return TurnOut(
             turn_id=turn_id, user_message=message_out(user_message), message=message_out(reply) if reply else None
         )
+    embed_question_ahead(runtime, caller.company_id, body.content)
     handle = await start_turn(
         runtime.temporal,
         settings.task_queue,

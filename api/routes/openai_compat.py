@@ -25,7 +25,7 @@ from helpdeck.channels import openai_compat as compat
 from helpdeck.errors import InvalidInput
 from helpdeck.runtime import Runtime
 from helpdeck.services import conversations as conversations_service
-from helpdeck.services.turn_runner import start_turn, turn_id_for
+from helpdeck.services.turn_runner import embed_question_ahead, start_turn, turn_id_for
 from helpdeck.tables import Message
 
 router = APIRouter(prefix="/openai/v1", tags=["openai-compatible"])
@@ -145,6 +145,7 @@ async def chat_completions(
         )
     await session.commit()
     turn_id = turn_id_for(caller.company_id, conversation.id, idempotency_key if conversation_ref else None)
+    embed_question_ahead(runtime, caller.company_id, question)
     handle = await start_turn(
         runtime.temporal, settings.task_queue, caller.company_id, conversation.id, turn_id, question, "openai",
         eager=runtime.worker_in_process,

@@ -14,7 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from helpdeck.channels.store import InboundTurn
 from helpdeck.runtime import Runtime
-from helpdeck.services.turn_runner import start_turn
+from helpdeck.services.turn_runner import embed_question_ahead, start_turn
 from workflows.channel_reply import ChannelReplyInput, ChannelReplyWorkflow, reply_workflow_id
 from workflows.chat_turn import turn_search_attributes
 
@@ -33,6 +33,7 @@ async def start_channel_turn(
 ) -> None:
     """Start (or find) the turn and its reply workflow; durable once this returns."""
     settings = runtime.settings
+    embed_question_ahead(runtime, company_id, content)
     await start_turn(
         runtime.temporal,
         settings.task_queue,

@@ -15,6 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from helpdeck.errors import Conflict, InvalidInput
+from helpdeck.runtime import Runtime
 from helpdeck.services.conversations import find_turn
 from helpdeck.tables import Message
 from workflows.chat_turn import ChatTurnWorkflow, TurnInput, TurnResult, turn_search_attributes
@@ -41,6 +42,16 @@ async def completed_turn(
     if user_message.content != content:
         raise Conflict("this Idempotency-Key was already used for a different message", code="idempotency_key_reused")
     return (user_message, reply) if turn.status == "completed" else None
+
+
+def embed_question_ahead(runtime: Runtime, company_id: uuid.UUID, content: str) -> None:
+    """When the worker shares this process, start embedding the question as the turn starts:
+    the embedding overlaps the turn's first steps and its retrieval step awaits the same
+    computation (helpdeck/retrieval.py). A separate API process leaves it to the worker, which
+    would otherwise compute it a second time."""
+    prefetch = getattr(runtime.knowledge, "prefetch_query_vector", None)
+    if runtime.worker_in_process and prefetch is not None:
+        prefetch(str(company_id), content)
 
 
 async def start_turn(

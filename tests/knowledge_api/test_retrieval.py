@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from helpdeck.providers.embeddings import EmbeddingError
 from tests.conftest import Api, Tenant, make_tenant, new_conversation
 from tests.knowledge_api.support import ingest, search
 
@@ -98,3 +99,61 @@ async def test_a_canary_never_crosses_companies_in_search_turns_or_caches(
                 checked += 1
                 assert key.startswith(f"hd:kb:{company}:"), key
     assert checked >= 2
+
+
+class _CountingEmbedder:
+    """The real embedder, with each query's callers written down: whether the call was made by
+    an activity (the turn's retrieval step) or outside one (the API's prefetch)."""
+
+    def __init__(self, real, fail_first: bool = False) -> None:  # type: ignore[no-untyped-def]
+        self.real = real
+        self.name, self.dim = real.name, real.dim
+        self.fail_first = fail_first
+        self.queries: list[tuple[str, bool]] = []
+
+    async def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+        return await self.real.embed_passages(texts)
+
+    async def embed_query(self, text: str):  # type: ignore[no-untyped-def]
+        from temporalio import activity
+
+        self.queries.append((text, activity.in_activity()))
+        if self.fail_first and len(self.queries) == 1:
+            raise EmbeddingError("stand-in failure of the first query embedding")
+        return await self.real.embed_query(text)
+
+
+async def _turn_with_counting_embedder(api: Api, tenant: Tenant, question: str, counting: _CountingEmbedder) -> dict:
+    retriever = api.runtime.knowledge
+    real = retriever.embedder
+    retriever.embedder = counting
+    try:
+        conversation = await new_conversation(tenant)
+        turn = await tenant.client.post(f"/v1/conversations/{conversation}/messages", json={"content": question})
+    finally:
+        retriever.embedder = real
+    assert turn.status_code == 200, turn.text
+    return turn.json()["message"]
+
+
+async def test_the_question_is_embedded_once_while_the_turn_starts(api: Api, tenant: Tenant) -> None:
+    """With the worker in the API's process, the API starts embedding the question as it starts
+    the turn's workflow; the retrieval step awaits that same computation instead of making a
+    second one (the overlap took ~20 ms off a turn: bench/README.md)."""
+    await ingest(tenant, faq=[{"question": "How long does a refund take?", "answer": "Refunds take 5 days."}])
+    question = f"How long does a refund take? (order {uuid.uuid4().hex[:8]})"
+    counting = _CountingEmbedder(api.runtime.knowledge.embedder)
+    message = await _turn_with_counting_embedder(api, tenant, question, counting)
+    assert message["citations"], message
+    assert [in_activity for _, in_activity in counting.queries] == [False], counting.queries
+
+
+async def test_a_failed_prefetch_is_retried_by_the_retrieval_step(api: Api, tenant: Tenant) -> None:
+    """The prefetch's failure is not swallowed into a wrong answer nor logged as a lost task: the
+    retrieval step sees it, its retry embeds again, and the turn answers with citations."""
+    await ingest(tenant, faq=[{"question": "Do you ship to Norway?", "answer": "Yes, we ship to Norway."}])
+    question = f"Do you ship to Norway? (order {uuid.uuid4().hex[:8]})"
+    counting = _CountingEmbedder(api.runtime.knowledge.embedder, fail_first=True)
+    message = await _turn_with_counting_embedder(api, tenant, question, counting)
+    assert message["citations"], message
+    assert [in_activity for _, in_activity in counting.queries] == [False, True], counting.queries
