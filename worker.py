@@ -41,7 +41,7 @@ WORKFLOWS = [
 
 
 def activities_for(runtime: Runtime) -> list:
-    conversations = ConversationActivities(runtime.db, runtime.redis, runtime.settings)
+    conversations = ConversationActivities(runtime.db, runtime.redis, runtime.settings, runtime.temporal)
     models = ModelActivities(
         runtime.db, runtime.redis, runtime.settings, runtime.gateway, runtime.knowledge
     )

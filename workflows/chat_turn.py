@@ -500,20 +500,23 @@ class ChatTurnWorkflow:
                 **({"safety": reply.safety} if reply.safety else {}),
             }
         meta = {**meta, **self._measured}
+        # The reply step starts a due summary itself: the customer no longer waits for a child.
+        summary_by_step = workflow.patched("summary-started-by-record-reply")
         recorded = await workflow.execute_local_activity_method(
             ConversationActivities.record_reply,
             RecordReplyInput(
-                turn.company_id, turn.conversation_id, turn.turn_id, content, citations, meta, handoff=bool(handoff)
+                turn.company_id, turn.conversation_id, turn.turn_id, content, citations, meta,
+                handoff=bool(handoff), start_summary=summary_by_step,
             ),
             **DB_STEP,
-        )
+        )  # fmt: skip
         if workflow.patched("turn-status-search-attribute") and self._status_attribute:
             workflow.upsert_search_attributes([STATUS_ATTR.value_set(degraded or "answered")])
         if recorded.next_turn_id:
             await workflow.get_external_workflow_handle(recorded.next_turn_id).signal(
                 ChatTurnWorkflow.previous_turn_done
             )
-        if recorded.needs_summary:
+        if recorded.needs_summary and not summary_by_step:
             await self._start_summary(turn)
         self._stage = "done"
         return TurnResult(turn.turn_id, user_message_id, recorded.message_id, degraded)

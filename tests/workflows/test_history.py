@@ -22,7 +22,7 @@ from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 # Bump when the turn workflow's shape changes (behind workflow.patched), then save histories.
-HISTORY_VERSION = "v3"
+HISTORY_VERSION = "v4"
 
 
 async def _replay(histories: list[WorkflowHistory]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from temporalio.api.enums.v1 import EventType
+
 from helpdeck.tables import Conversation
 from tests.conftest import Api, Tenant, new_conversation
 
@@ -13,8 +15,11 @@ async def test_long_conversation_keeps_last_n_messages_and_a_summary(api: Api, t
     n = api.settings.context_messages
     conversation = await new_conversation(tenant)
     url = f"/v1/conversations/{conversation}/messages"
+    turn_ids = []
     for i in range(n):  # 2n messages: enough to start the first summary
-        assert (await tenant.client.post(url, json={"content": f"question number {i}"})).status_code == 200
+        response = await tenant.client.post(url, json={"content": f"question number {i}"})
+        assert response.status_code == 200
+        turn_ids.append(response.json()["turn_id"])
     row = None
     for _ in range(100):
         async with api.runtime.db.session() as session:
@@ -24,6 +29,13 @@ async def test_long_conversation_keeps_last_n_messages_and_a_summary(api: Api, t
         await asyncio.sleep(0.1)
     assert row is not None and row.summary_upto_seq == 2 * n - n  # all but the last n messages
     assert "question number 0" in row.summary
+    # The reply step started the summary: no turn waited for a child workflow to start.
+    summary = await api.runtime.temporal.get_workflow_handle(f"summary-{conversation}").describe()
+    assert summary.parent_id is None
+    for turn_id in turn_ids:
+        history = await api.runtime.temporal.get_workflow_handle(turn_id).fetch_history()
+        kinds = {EventType.Name(event.event_type) for event in history.events}
+        assert "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED" not in kinds, turn_id
 
     fake_primary.reset()
     reply = await tenant.client.post(url, json={"content": "and one more"})
