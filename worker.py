@@ -20,6 +20,7 @@ from activities.escalation import EscalationActivities
 from activities.ingestion import IngestionActivities
 from activities.models import ModelActivities
 from activities.retrieval import RetrievalActivities
+from activities.slack_claims import SlackClaimActivities
 from activities.understanding import UnderstandingActivities
 from activities.webhooks import WebhookActivities
 from helpdeck.observability.activity_metrics import ActivityMetricsInterceptor
@@ -30,11 +31,13 @@ from workflows.channel_reply import ChannelReplyWorkflow
 from workflows.chat_turn import ChatTurnWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.ingestion import CrawlSourceWorkflow, IngestDocumentWorkflow, ReindexWorkflow
+from workflows.slack_claim import SlackClaimWorkflow
 from workflows.summary import SummariseConversationWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow, WebhookDispatcherWorkflow
 
 WORKFLOWS = [
     ChatTurnWorkflow, SummariseConversationWorkflow, EscalationWorkflow, AnalyticsRollupWorkflow, ChannelReplyWorkflow,
+    SlackClaimWorkflow,
     WebhookDeliveryWorkflow, WebhookDispatcherWorkflow,
     IngestDocumentWorkflow, CrawlSourceWorkflow, ReindexWorkflow,
 ]
@@ -62,6 +65,7 @@ def activities_for(runtime: Runtime) -> list:
         channel_replies.post_channel_reply,
         channel_replies.mark_delivery_failed,
         channel_replies.post_escalation_notice,
+        SlackClaimActivities(runtime.db, runtime.temporal, runtime.settings).claim_escalation_from_slack,
         AnalyticsActivities(runtime.db).refresh_rollups,
         *_understanding_activities(runtime),
         *AnswerActivities(runtime.db, runtime.redis, runtime.settings, runtime.knowledge, runtime.embedder).all(),

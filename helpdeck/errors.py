@@ -42,3 +42,9 @@ class RateLimited(HelpdeckError):
 
 class InvalidInput(HelpdeckError):
     status, code, title = 422, "validation_error", "Invalid input"
+
+
+class IntakeUnavailable(HelpdeckError):
+    """Nothing was recorded (the workflow service is unreachable): the client should retry."""
+
+    status, code, title = 503, "intake_unavailable", "Not recorded; try again"

@@ -2,21 +2,21 @@
 the company is in the path, its stored signing secret or public key decides.
 
 A refused request (forged, stale, replayed, malformed) records nothing. An accepted message is
-acknowledged at once; its turn and the reply run in Temporal workflows.
+acknowledged at once; its turn and the reply run in Temporal workflows, started before the
+acknowledgement, as is the handling of a Claim button press.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Request
+from fastapi import APIRouter, Header, Request
 
 from api.deps import RuntimeDep, SessionDep
 from helpdeck.channels import discord, slack
 from helpdeck.channels.crypto import SecretBox
-from helpdeck.channels.inbound import first_sighting, start_channel_turn
+from helpdeck.channels.inbound import first_sighting, start_channel_turn, start_slack_claim
 from helpdeck.channels.signatures import verify_discord, verify_slack
-from helpdeck.channels.slack_claims import claim_from_slack
 from helpdeck.channels.store import LoadedConfig, load_config, open_inbound_turn
 from helpdeck.errors import Unauthorized
 from helpdeck.runtime import Runtime
@@ -93,7 +93,6 @@ async def slack_events(
 async def slack_interactions(
     company_id: str,
     request: Request,
-    background: BackgroundTasks,
     session: SessionDep,
     runtime: RuntimeDep,
     x_slack_signature: Annotated[str | None, Header()] = None,
@@ -106,13 +105,16 @@ async def slack_interactions(
     config = await load_config(session, SecretBox(runtime.settings.secret_key), company_id, "slack")
     await session.commit()
     verify_slack(config.secrets["signing_secret"], x_slack_request_timestamp, body, x_slack_signature)
-    await _fresh(runtime, config, str(x_slack_signature))
     payload = slack.parse_interaction(body)
     claims = slack.claim_actions(payload)
-    # Slack wants its answer within 3 s; the claim (an update of the escalation's workflow,
-    # which also prepares the agent assist) and the message edit follow the acknowledgement.
+    # Slack wants its answer within 3 s: each press becomes a workflow (the claim, which also
+    # prepares the agent assist, and the message edit run there), started before the answer so
+    # an acknowledged press survives a crash. Its id derives from the press, so a redelivery
+    # starts nothing; the replay check comes after, so a press refused with 503 (nothing
+    # started) is not refused as a replay when Slack sends it again.
     for press in claims:
-        background.add_task(claim_from_slack, runtime, config, press)
+        await start_slack_claim(runtime, config.company_id, press)
+    await _fresh(runtime, config, str(x_slack_signature))
     return {"ok": True, "claims": [{"escalation_id": c.value, "status": "processing"} for c in claims]}
 
 

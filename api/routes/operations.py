@@ -25,7 +25,7 @@ router = APIRouter(tags=["operations"])
 async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
     """Prometheus exposition: Helpdeck's metrics, then the Temporal SDK's (`temporal_…`)."""
     LLM_BUDGET.set(runtime.settings.llm_daily_budget_usd)
-    await refresh_backlog(runtime.temporal, runtime.settings.task_queue)
+    await refresh_backlog(runtime.temporal, runtime.settings.task_queue, runtime.db)
     ours = generate_latest(REGISTRY).decode()
     async with httpx.AsyncClient() as http:
         sdk = await scrape_sdk_metrics(http)

@@ -41,6 +41,7 @@ class SlackAction:
     team_id: str
     channel: str = ""  # where the pressed message is (to update it, or answer ephemerally)
     message_ts: str = ""
+    action_ts: str = ""  # when Slack saw the press: the same on a redelivery, new on a second press
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def claim_actions(payload: dict[str, Any]) -> list[SlackAction]:
     return [
         SlackAction(
             a["action_id"], str(a.get("value", ""))[:64], str(user.get("id", ""))[:64], str(team.get("id", ""))[:64],
-            channel[:64], message_ts[:64],
+            channel[:64], message_ts[:64], str(a.get("action_ts") or "")[:64],
         )
         for a in actions
         if isinstance(a, dict) and a.get("action_id") == CLAIM_ACTION

@@ -6,6 +6,11 @@ of a user of the same company with a queue role (owner, admin, agent). Slack ver
 emails; nothing else has to be stored or kept in sync. Anyone else gets an ephemeral refusal
 and nothing changes. On success the notice is edited to show who claimed it; when another agent
 was faster, the presser is told so, ephemerally.
+
+It runs in an activity of SlackClaimWorkflow (started before Slack gets its acknowledgement), so
+it must be safe to run again: the claim update carries an id of the press, so a retried attempt
+gets the first attempt's answer instead of "already claimed". Slack or the queue being
+unreachable raises (the activity retries); a refusal from Slack ends it as "failed".
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import logging
 import uuid
 
 from sqlmodel import select
+from temporalio.client import Client
 
 from helpdeck.channels import outbound, slack
 from helpdeck.channels.store import LoadedConfig
-from helpdeck.errors import Conflict, HelpdeckError, NotFound
-from helpdeck.runtime import Runtime
+from helpdeck.db import Database
+from helpdeck.errors import Conflict, NotFound
 from helpdeck.services import escalations
 from helpdeck.services.escalation_runner import update_escalation
 from helpdeck.services.users import QUEUE_ROLES
+from helpdeck.settings import Settings
 from helpdeck.tables import User
 from workflows.escalation import ClaimRequest, EscalationWorkflow
 
@@ -32,32 +39,43 @@ NOT_AN_AGENT = (
 )
 
 
-async def agent_for_slack_user(runtime: Runtime, config: LoadedConfig, slack_user: str) -> User | None:
+async def agent_for_slack_user(db: Database, settings: Settings, config: LoadedConfig, slack_user: str) -> User | None:
     """The company's queue user with the Slack user's email, or None."""
     email = await outbound.slack_user_email(
-        config.secrets["bot_token"], config.settings.get("api_base_url"), slack_user,
-        runtime.settings.allow_private_urls,
-    )  # fmt: skip
+        config.secrets["bot_token"], config.settings.get("api_base_url"), slack_user, settings.allow_private_urls
+    )
     if email is None:
         return None
-    async with runtime.db.session() as session:
+    async with db.session() as session:
         user = (
             await session.exec(select(User).where(User.company_id == config.company_id, User.email == email))
         ).first()
     return user if user is not None and user.role in QUEUE_ROLES else None
 
 
-async def claim_from_slack(runtime: Runtime, config: LoadedConfig, press: slack.SlackAction) -> str:
-    """Handle one Claim press; returns what happened (claimed | refused | taken | failed)."""
+async def claim_from_slack(
+    db: Database,
+    temporal: Client,
+    settings: Settings,
+    config: LoadedConfig,
+    press: slack.SlackAction,
+    press_id: str | None,
+) -> str:
+    """Handle one Claim press; returns what happened (claimed | refused | taken | failed).
+
+    `press_id` names the press (the id of its workflow): the claim update carries it, so running
+    this twice for one press claims once. ChannelUnavailable and EscalationUnavailable (and
+    database errors) propagate, for the caller to retry.
+    """
     token, base = config.secrets["bot_token"], config.settings.get("api_base_url")
-    allow_private = runtime.settings.allow_private_urls
+    allow_private = settings.allow_private_urls
 
     async def tell_presser(text: str) -> None:
         if press.channel:
             await outbound.post_slack_ephemeral(token, base, press.channel, press.user, text, allow_private)
 
     try:
-        agent = await agent_for_slack_user(runtime, config, press.user)
+        agent = await agent_for_slack_user(db, settings, config, press.user)
         if agent is None:
             await tell_presser(NOT_AN_AGENT)
             return "refused"
@@ -67,26 +85,26 @@ async def claim_from_slack(runtime: Runtime, config: LoadedConfig, press: slack.
             await tell_presser("This button does not belong to a Helpdeck escalation.")
             return "refused"
         try:
-            async with runtime.db.session() as session:
+            async with db.session() as session:
                 row = await escalations.get_escalation(session, config.company_id, escalation_id)
         except NotFound:
             await tell_presser("This escalation no longer exists in Helpdeck.")
             return "refused"
         try:
             await update_escalation(
-                runtime.temporal, runtime.settings.task_queue, row, EscalationWorkflow.claim,
-                ClaimRequest(str(agent.id), agent.name),
+                temporal, settings.task_queue, row, EscalationWorkflow.claim,
+                ClaimRequest(str(agent.id), agent.name), update_id=press_id,
             )  # fmt: skip
         except Conflict as exc:
             await tell_presser(f"Not claimed: {exc.detail}.")
             return "taken"
-        async with runtime.db.session() as session:
+        async with db.session() as session:
             row = await escalations.get_escalation(session, config.company_id, escalation_id)
         if press.channel and press.message_ts:
             text, blocks = slack.claimed_notice(escalations.escalation_payload(row), row.reason, agent.name)
             await outbound.update_slack_message(token, base, press.channel, press.message_ts, text, blocks,
                                                 allow_private)  # fmt: skip
         return "claimed"
-    except (HelpdeckError, outbound.ChannelRejected, outbound.ChannelUnavailable) as exc:
+    except outbound.ChannelRejected as exc:
         log.warning("a Slack claim for company %s could not be handled: %s", config.company_id, exc)
         return "failed"

@@ -1,5 +1,6 @@
 """The Temporal SDK's own metrics (worker task slots, schedule-to-start latency, polls) through
-its Prometheus runtime, plus gauges of work waiting, read from Temporal when Prometheus scrapes.
+its Prometheus runtime, plus gauges of work waiting, read from Temporal (webhook deliveries from
+the database) when Prometheus scrapes.
 
 The SDK serves its metrics on its own socket; with no port configured it takes a free loopback
 port and the API's `/metrics` proxies it, so one scrape target carries everything; a standalone
@@ -16,8 +17,10 @@ import httpx
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from helpdeck.db import Database
 from helpdeck.embedded import free_port
 from helpdeck.observability.metrics import BACKLOG
+from helpdeck.services.webhook_dispatch import undelivered_count
 from helpdeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,8 +28,9 @@ log = logging.getLogger(__name__)
 _runtime: Runtime | None = None
 _address: str | None = None
 
-# Workflow kinds (HelpdeckKind) whose running executions are a backlog worth paging on.
-BACKLOG_KINDS = {"running_turns": "turn", "ingestion": "ingestion", "webhook_deliveries": "webhook"}
+# Workflow kinds (HelpdeckKind) whose running executions are a backlog worth paging on. Webhook
+# deliveries are counted in the database instead: only a line's head has a running workflow.
+BACKLOG_KINDS = {"running_turns": "turn", "ingestion": "ingestion"}
 
 
 def temporal_runtime(settings: Settings) -> Runtime:
@@ -55,14 +59,19 @@ async def scrape_sdk_metrics(http: httpx.AsyncClient) -> str:
         return f"# temporal sdk metrics unavailable: {type(exc).__name__}\n"
 
 
-async def refresh_backlog(client: Client, task_queue: str) -> None:
-    """Running turns, ingestions and webhook deliveries (visibility counts) and the task queue's
-    approximate backlog; a failed read leaves the previous value."""
+async def refresh_backlog(client: Client, task_queue: str, db: Database) -> None:
+    """Running turns and ingestions (visibility counts), webhook deliveries not yet delivered or
+    given up (database) and the task queue's approximate backlog; a failed read leaves the
+    previous value."""
 
     async def running(gauge: str, kind: str) -> None:
         query = f'HelpdeckKind = "{kind}" AND ExecutionStatus = "Running"'
         count = await client.count_workflows(query)
         BACKLOG.labels(gauge).set(count.count)
+
+    async def webhook_deliveries() -> None:
+        async with db.session() as session:
+            BACKLOG.labels("webhook_deliveries").set(await undelivered_count(session))
 
     async def task_queue_backlog() -> None:
         from temporalio.api.enums.v1 import TaskQueueType
@@ -82,7 +91,7 @@ async def refresh_backlog(client: Client, task_queue: str) -> None:
             total += described.stats.approximate_backlog_count
         BACKLOG.labels("task_queue").set(total)
 
-    jobs = [running(g, k) for g, k in BACKLOG_KINDS.items()] + [task_queue_backlog()]
+    jobs = [running(g, k) for g, k in BACKLOG_KINDS.items()] + [webhook_deliveries(), task_queue_backlog()]
     for outcome in await asyncio.gather(*jobs, return_exceptions=True):
         if isinstance(outcome, Exception):
             log.debug("backlog read failed: %s", outcome)

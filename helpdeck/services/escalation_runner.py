@@ -87,8 +87,13 @@ async def open_and_start(
     return row, created
 
 
-async def update_escalation(client: Client, task_queue: str, row: Escalation, update: Any, arg: Any) -> Any:
+async def update_escalation(
+    client: Client, task_queue: str, row: Escalation, update: Any, arg: Any, update_id: str | None = None
+) -> Any:
     """Run one of the workflow's updates; its validators decide whether the action is allowed.
+
+    With an `update_id`, a second call with the same id gets the first one's outcome (Temporal
+    deduplicates updates by id), which is how a retried activity claims once.
 
     A burst of updates on one workflow (twenty agents claiming at once) can exceed the server's
     in-flight update limit; those calls wait briefly and try again, so each still gets the
@@ -98,7 +103,7 @@ async def update_escalation(client: Client, task_queue: str, row: Escalation, up
     started_missing = False
     for attempt in range(BUSY_RETRIES + 1):
         try:
-            return await handle.execute_update(update, arg)
+            return await handle.execute_update(update, arg, id=update_id)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type in REJECTION_CODES:

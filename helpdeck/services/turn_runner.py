@@ -13,8 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
-from helpdeck.errors import Conflict, InvalidInput
+from helpdeck.errors import Conflict, IntakeUnavailable, InvalidInput
 from helpdeck.runtime import Runtime
 from helpdeck.services.conversations import find_turn
 from helpdeck.tables import Message
@@ -80,3 +81,6 @@ async def start_turn(
     except WorkflowAlreadyStartedError:
         # Closed already (a retry after completion): its result is still there to read.
         return client.get_workflow_handle_for(ChatTurnWorkflow.run, turn_id)
+    except (RPCError, RuntimeError) as exc:  # RuntimeError: a lazily connected client that cannot connect
+        # Nothing is recorded before the workflow starts: a clear 503 the client can retry.
+        raise IntakeUnavailable("the message could not be recorded; send it again") from exc

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, tuple_, update
+from sqlalchemy import delete, func, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -112,6 +112,15 @@ async def unstarted_deliveries(session: AsyncSession, limit: int = 500) -> list[
         .limit(limit)
     )
     return [_ref(d) for d in rows]
+
+
+async def undelivered_count(session: AsyncSession) -> int:
+    """Deliveries neither delivered nor given up: running, waiting to retry, waiting in their
+    line (no workflow yet) or not yet started by the relay. Served by a partial index."""
+    count = await session.exec(
+        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "pending")
+    )
+    return int(count.one())
 
 
 async def mark_started(session: AsyncSession, delivery_ids: list[str]) -> None:

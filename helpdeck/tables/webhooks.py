@@ -46,6 +46,9 @@ class WebhookOutbox(SQLModel, table=True):
     created_at: datetime = Field(sa_column=timestamp_column(index=True))
 
 
+STALL_SWEEP_PREDICATE = "status = 'pending' AND runs = 0 AND attempts = 0 AND workflow_started IS true"
+
+
 class WebhookDelivery(SQLModel, table=True):
     """One event for one endpoint. Its webhook-id is the event's, so retries and replays of it
     (and the same event at another endpoint) carry the same id and receivers can deduplicate."""
@@ -57,6 +60,11 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_deliveries_order", "endpoint_id", "conversation_id", "event_created_at", "event_id"),
         Index("ix_webhook_deliveries_listing", "endpoint_id", "created_at"),
         Index("ix_webhook_deliveries_unstarted", "created_at", postgresql_where=text("NOT workflow_started")),
+        # The relay's stall sweep (webhook_dispatch.stalled_heads): first deliveries never tried,
+        # handed to their line. Its predicate is the sweep's, written as the sweep writes it.
+        Index("ix_webhook_deliveries_stall_sweep", "updated_at", postgresql_where=text(STALL_SWEEP_PREDICATE)),
+        # The backlog gauge counts these at every scrape (webhook_dispatch.undelivered_count).
+        Index("ix_webhook_deliveries_pending", "created_at", postgresql_where=text("status = 'pending'")),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -156,3 +156,25 @@ async def _read_events(response: httpx.Response) -> list[dict]:
     if current:
         events.append(current)
     return events
+
+
+async def test_a_message_is_refused_with_503_when_temporal_cannot_be_reached(tenant: Tenant) -> None:
+    """The message is recorded by the turn's workflow: when it cannot start, nothing is recorded
+    and the client gets a retryable 503 problem (it was a 500)."""
+    from temporalio.client import Client
+
+    from helpdeck.errors import IntakeUnavailable
+    from helpdeck.services.turn_runner import start_turn
+
+    unreachable = await Client.connect("127.0.0.1:1", lazy=True)  # nothing listens on port 1
+    conversation = uuid.UUID(await new_conversation(tenant))
+    try:
+        await start_turn(
+            unreachable, "helpdeck", uuid.UUID(tenant.id), conversation, f"turn-{conversation}-x", "hi", "api", False
+        )
+    except IntakeUnavailable as refused:
+        assert refused.status == 503 and refused.code == "intake_unavailable"
+    else:
+        raise AssertionError("started a turn on an unreachable Temporal")
+    messages = (await tenant.client.get(f"/v1/conversations/{conversation}/messages")).json()["items"]
+    assert messages == []

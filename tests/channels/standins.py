@@ -104,11 +104,17 @@ class SlackStandIn(_Server):
         super().__init__()
         self._ts = 1700000000
         self.users: dict[str, str] = {}  # Slack user id -> profile email (users.info)
+        self._update_fail: list[str] = []  # like fail_next, for chat.update only ("after" only)
 
     def reset(self) -> None:
         super().reset()
         with self.lock:
             self.users.clear()
+            self._update_fail.clear()
+
+    def fail_next_update(self, *modes: str) -> None:
+        with self.lock:
+            self._update_fail.extend(modes)
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -152,6 +158,9 @@ class SlackStandIn(_Server):
             payload = json.loads(body or b"{}")
             with self.lock:
                 self.calls.append({"method": name, "body": payload, "ts": payload.get("ts", "")})
+                lost = name == "chat.update" and self._update_fail and self._update_fail.pop(0) == "after"
+            if lost:  # edited, but the answer is lost on the way back
+                return 500, {"ok": False, "error": "internal_error"}
             return 200, {"ok": True, "channel": payload.get("channel"), "ts": payload.get("ts", "1.0")}
         if name != "chat.postMessage":
             return 200, {"ok": False, "error": "unknown_method"}

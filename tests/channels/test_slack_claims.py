@@ -2,22 +2,33 @@
 Claim button (to a local stand-in for the Slack Web API, tests.channels.standins.SlackStandIn);
 a press arrives at the interactivity endpoint signed by Slack's documented scheme; the Slack
 user is mapped to a Helpdeck agent by email (users.info on the stand-in) and claims through the
-escalation workflow's update, like the API; the notice then shows who claimed it.
+escalation workflow's update, like the API; the notice then shows who claimed it. The press is
+a workflow (SlackClaimWorkflow) started before Slack gets its answer, one per press.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import time
 import uuid
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+from activities.slack_claims import SlackClaimInput
+from helpdeck.channels import slack
+from helpdeck.channels.inbound import start_slack_claim
+from helpdeck.errors import IntakeUnavailable
 from tests.channels.standins import SlackStandIn, slack_headers
+from tests.channels.test_channel_reply_history import HISTORIES, _replay
 from tests.conftest import Api, Tenant, new_conversation
 from tests.escalations.support import escalate, make_agent
 from tests.webhooks.support import eventually
+from workflows.slack_claim import SlackClaimWorkflow, slack_claim_workflow_id
 
 SECRET = "slack-claims-signing-secret"
 AGENTS = "C0AGENTS"
@@ -37,8 +48,8 @@ async def slack_tenant(tenant: Tenant, slack_api: SlackStandIn) -> Tenant:
     return tenant
 
 
-def press(slack_user: str, escalation_id: str, message_ts: str) -> bytes:
-    payload = {
+def press(slack_user: str, escalation_id: str, message_ts: str, action_ts: str | None = None) -> bytes:
+    payload: dict = {
         "type": "block_actions",
         "user": {"id": slack_user},
         "team": {"id": "T0TEAM"},
@@ -47,11 +58,13 @@ def press(slack_user: str, escalation_id: str, message_ts: str) -> bytes:
         "message": {"ts": message_ts},
         "actions": [{"action_id": "helpdeck_claim_escalation", "value": escalation_id, "type": "button"}],
     }
+    if action_ts is not None:
+        payload["actions"][0]["action_ts"] = action_ts
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-async def _press(api: Api, tenant: Tenant, body: bytes) -> httpx.Response:
-    headers = {**slack_headers(SECRET, body), "content-type": "application/x-www-form-urlencoded"}
+async def _press(api: Api, tenant: Tenant, body: bytes, timestamp: int | None = None) -> httpx.Response:
+    headers = {**slack_headers(SECRET, body, timestamp), "content-type": "application/x-www-form-urlencoded"}
     async with httpx.AsyncClient(base_url=api.url) as client:
         return await client.post(f"/channels/slack/{tenant.id}/interactions", content=body, headers=headers)
 
@@ -160,3 +173,73 @@ async def test_a_forged_press_is_refused_and_claims_nothing(
     shown = (await slack_tenant.client.get(f"/v1/escalations/{escalation_id}")).json()
     assert shown["status"] == "waiting"
     assert uuid.UUID(escalation_id) and slack_api.calls_to("chat.update") == []
+
+
+async def test_a_press_delivered_again_claims_once_and_its_workflow_replays(
+    api: Api, slack_tenant: Tenant, slack_api: SlackStandIn
+) -> None:
+    agent = await make_agent(api, slack_tenant, name="Once Only")
+    slack_api.users["U0ONCE"] = agent.email
+    escalation_id = (await escalate(slack_tenant, await new_conversation(slack_tenant)))["id"]
+    notice = await _notice(slack_api, escalation_id)
+    body = press("U0ONCE", escalation_id, notice["ts"], action_ts="1764067200.000100")
+
+    # Slack delivering the same press again signs it again (a new timestamp); each is accepted.
+    now = int(time.time())
+    first, again = await _press(api, slack_tenant, body, now - 1), await _press(api, slack_tenant, body, now)
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    replayed = await _press(api, slack_tenant, body, now)  # the very same signed request: a replay
+    assert replayed.status_code == 401 and replayed.json()["code"] == "replayed_request"
+
+    (the_press,) = slack.claim_actions(slack.parse_interaction(body))
+    workflow_id = slack_claim_workflow_id(SlackClaimInput(slack_tenant.id, the_press))
+    handle = api.runtime.temporal.get_workflow_handle_for(SlackClaimWorkflow.run, workflow_id)
+    assert await handle.result() == "claimed"
+    run_id = (await handle.describe()).run_id
+    late = await _press(api, slack_tenant, body, now + 1)  # after the press was handled
+    assert late.status_code == 200, late.text
+    assert (await handle.describe()).run_id == run_id  # no second run
+
+    shown = (await slack_tenant.client.get(f"/v1/escalations/{escalation_id}")).json()
+    assert shown["status"] == "claimed" and shown["claimed_by"] == agent.id
+    assert len(slack_api.calls_to("chat.update")) == 1
+    assert slack_api.calls_to("chat.postEphemeral") == []  # nobody was told "already claimed"
+
+    history = await handle.fetch_history()
+    await _replay([history])
+    if os.environ.get("HELPDECK_SAVE_HISTORIES"):
+        (HISTORIES / "slack_claim_claimed.json").write_text(history.to_json())
+    await agent.client.aclose()
+
+
+async def test_a_claim_retried_after_slack_lost_the_edit_answer_still_claims_once(
+    api: Api, slack_tenant: Tenant, slack_api: SlackStandIn
+) -> None:
+    agent = await make_agent(api, slack_tenant, name="Retry Ready")
+    slack_api.users["U0RETRY"] = agent.email
+    escalation_id = (await escalate(slack_tenant, await new_conversation(slack_tenant)))["id"]
+    notice = await _notice(slack_api, escalation_id)
+    slack_api.fail_next_update("after")  # the first edit lands, its answer is a 500: the activity retries
+    body = press("U0RETRY", escalation_id, notice["ts"], action_ts="1764067201.000200")
+    assert (await _press(api, slack_tenant, body)).status_code == 200
+
+    (the_press,) = slack.claim_actions(slack.parse_interaction(body))
+    workflow_id = slack_claim_workflow_id(SlackClaimInput(slack_tenant.id, the_press))
+    handle = api.runtime.temporal.get_workflow_handle_for(SlackClaimWorkflow.run, workflow_id)
+    # The second attempt claims again with the same update id and gets the first claim's answer.
+    assert await handle.result() == "claimed"
+    updates = slack_api.calls_to("chat.update")
+    assert len(updates) == 2 and "Claimed by Retry Ready" in updates[-1]["body"]["text"]
+    assert slack_api.calls_to("chat.postEphemeral") == []
+    shown = (await slack_tenant.client.get(f"/v1/escalations/{escalation_id}")).json()
+    assert shown["status"] == "claimed" and shown["claimed_by"] == agent.id
+    await agent.client.aclose()
+
+
+async def test_a_press_is_refused_with_503_when_temporal_cannot_be_reached(api: Api, slack_tenant: Tenant) -> None:
+    unreachable = await Client.connect("127.0.0.1:1", lazy=True)  # nothing listens on port 1
+    runtime = dataclasses.replace(api.runtime, temporal=unreachable)
+    action = slack.SlackAction(slack.CLAIM_ACTION, str(uuid.uuid4()), "U0ADA", "T0TEAM", AGENTS, "1.0", "2.0")
+    with pytest.raises(IntakeUnavailable) as refused:
+        await start_slack_claim(runtime, uuid.UUID(slack_tenant.id), action)
+    assert refused.value.status == 503 and refused.value.code == "intake_unavailable"

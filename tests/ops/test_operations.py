@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import func
+from sqlmodel import select
 
+from helpdeck.tables import WebhookDelivery
 from tests.conftest import Api, Tenant, new_conversation
+from tests.webhooks.support import eventually
 
 
 async def test_metrics_carry_requests_turn_usage_backlogs_and_temporal_sdk_metrics(api: Api, tenant: Tenant) -> None:
@@ -28,9 +35,54 @@ async def test_metrics_carry_requests_turn_usage_backlogs_and_temporal_sdk_metri
     assert "helpdeck_turns_total{outcome=" in text
     assert 'helpdeck_backlog{queue="running_turns"}' in text
     assert 'helpdeck_backlog{queue="task_queue"}' in text
+    assert 'helpdeck_backlog{queue="webhook_deliveries"}' in text
     # The Temporal SDK's own metrics, proxied from its Prometheus runtime.
     assert "temporal_worker_task_slots_available" in text
     assert "temporal_activity_schedule_to_start_latency_bucket" in text
+
+
+async def test_webhook_backlog_counts_every_delivery_not_yet_delivered_or_given_up(api: Api, tenant: Tenant) -> None:
+    hook = await tenant.client.post(
+        "/v1/webhooks", json={"url": "http://127.0.0.1:9/backlog", "events": ["document.ready"]}
+    )
+    assert hook.status_code == 201, hook.text
+    endpoint_id, conversation_id = uuid.UUID(hook.json()["id"]), uuid.uuid4()
+    now = datetime.now(UTC)
+
+    def delivery(n: int, status: str, attempts: int) -> WebhookDelivery:
+        return WebhookDelivery(
+            company_id=uuid.UUID(tenant.id), endpoint_id=endpoint_id, event_id=uuid.uuid4(),
+            event_kind="document.ready",
+            conversation_id=conversation_id, event_created_at=now + timedelta(seconds=n), payload={},
+            status=status, attempts=attempts, workflow_started=True,
+            next_attempt_at=now + timedelta(hours=1) if status == "pending" and attempts else None,
+        )  # fmt: skip
+
+    # One line: its head waits for a retry, two deliveries wait behind it with no workflow of
+    # their own (the relay starts each when the one before finishes); two are finished.
+    rows = [delivery(0, "delivered", 1), delivery(1, "failed", 9), delivery(2, "pending", 2),
+            delivery(3, "pending", 0), delivery(4, "pending", 0)]  # fmt: skip
+    async with api.runtime.db.session() as session:
+        session.add_all(rows)
+        await session.commit()
+
+    async def backlog_matches() -> bool:
+        async with httpx.AsyncClient(base_url=api.url) as client:
+            text = (await client.get("/metrics")).text
+        found = re.search(r'^helpdeck_backlog\{queue="webhook_deliveries"\} (\S+)$', text, re.M)
+        assert found is not None, "no webhook_deliveries backlog in /metrics"
+        scraped = float(found.group(1))
+        async with api.runtime.db.session() as session:  # other tests' deliveries may move meanwhile
+            others = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(WebhookDelivery)
+                    .where(WebhookDelivery.status == "pending", WebhookDelivery.endpoint_id != endpoint_id)
+                )
+            ).one()
+        return scraped == others + 3
+
+    assert await eventually(backlog_matches)
 
 
 async def test_ready_reports_every_dependency_of_a_turn_with_its_latency(api: Api) -> None:
