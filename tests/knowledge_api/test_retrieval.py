@@ -3,6 +3,7 @@ one company's knowledge never reaches another company, through search, turns or 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from helpdeck.providers.embeddings import EmbeddingError
@@ -157,3 +158,34 @@ async def test_a_failed_prefetch_is_retried_by_the_retrieval_step(api: Api, tena
     message = await _turn_with_counting_embedder(api, tenant, question, counting)
     assert message["citations"], message
     assert [in_activity for _, in_activity in counting.queries] == [False, True], counting.queries
+
+
+async def test_questions_are_embedded_ahead_only_while_a_core_is_free(api: Api, tenant: Tenant) -> None:
+    """Under load the overlap gains nothing: past PREFETCH_MAX_IN_FLIGHT embeddings under way, a
+    prefetch starts nothing and the turn's retrieval step embeds its question itself."""
+    from helpdeck.retrieval import PREFETCH_MAX_IN_FLIGHT
+
+    retriever = api.runtime.knowledge
+    release = asyncio.Event()
+
+    class _Held(_CountingEmbedder):
+        async def embed_query(self, text: str):  # type: ignore[no-untyped-def]
+            self.queries.append((text, False))
+            await release.wait()
+            return await self.real.embed_query(text)
+
+    held = _Held(retriever.embedder)
+    real, retriever.embedder = retriever.embedder, held
+    try:
+        for n in range(PREFETCH_MAX_IN_FLIGHT + 3):
+            retriever.prefetch_query_vector(tenant.id, f"held question {uuid.uuid4().hex} {n}")
+        await asyncio.sleep(0.2)
+        assert len(held.queries) == PREFETCH_MAX_IN_FLIGHT
+    finally:
+        release.set()
+        retriever.embedder = real
+    for _ in range(100):
+        if not retriever._embedding:
+            break
+        await asyncio.sleep(0.05)
+    assert not retriever._embedding  # finished ones are forgotten
