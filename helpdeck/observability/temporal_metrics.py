@@ -30,7 +30,7 @@ _address: str | None = None
 
 # Workflow kinds (HelpdeckKind) whose running executions are a backlog worth paging on. Webhook
 # deliveries are counted in the database instead: only a line's head has a running workflow.
-BACKLOG_KINDS = {"running_turns": "turn", "ingestion": "ingestion"}
+BACKLOG_KINDS = {"running_turns": "turn", "open_escalations": "escalation", "ingestion": "ingestion"}
 
 
 def temporal_runtime(settings: Settings) -> Runtime:
@@ -60,7 +60,7 @@ async def scrape_sdk_metrics(http: httpx.AsyncClient) -> str:
 
 
 async def refresh_backlog(client: Client, task_queue: str, db: Database) -> None:
-    """Running turns and ingestions (visibility counts), webhook deliveries not yet delivered or
+    """Running turns, open escalations and ingestions (visibility counts), webhook deliveries not yet delivered or
     given up (database) and the task queue's approximate backlog; a failed read leaves the
     previous value."""
 

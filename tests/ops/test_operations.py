@@ -34,6 +34,7 @@ async def test_metrics_carry_requests_turn_usage_backlogs_and_temporal_sdk_metri
     assert "helpdeck_llm_cost_usd_total" in text
     assert "helpdeck_turns_total{outcome=" in text
     assert 'helpdeck_backlog{queue="running_turns"}' in text
+    assert 'helpdeck_backlog{queue="open_escalations"}' in text
     assert 'helpdeck_backlog{queue="task_queue"}' in text
     assert 'helpdeck_backlog{queue="webhook_deliveries"}' in text
     # The Temporal SDK's own metrics, proxied from its Prometheus runtime.
