@@ -92,10 +92,15 @@ async def test_a_mention_through_the_gateway_is_answered_in_the_channel_without_
     assert reply["body"]["allowed_mentions"] == {"parse": []}
     assert reply["body"]["message_reference"]["message_id"] == "5600000000000000002"
     assert reply["body"]["content"]
-    async with api.runtime.db.session() as session:
-        deliveries = list(await session.exec(
-            select(ChannelDelivery).where(ChannelDelivery.company_id == uuid.UUID(tenant.id))
-        ))  # fmt: skip
+    # Discord saw the post before the delivery's row records it: wait for the record.
+    for _ in range(300):
+        async with api.runtime.db.session() as session:
+            deliveries = list(await session.exec(
+                select(ChannelDelivery).where(ChannelDelivery.company_id == uuid.UUID(tenant.id))
+            ))  # fmt: skip
+        if deliveries and deliveries[0].status != "pending":
+            break
+        await asyncio.sleep(0.1)
     assert [d.external_id for d in deliveries] == ["message:5600000000000000002"]
     assert deliveries[0].status == "posted"
 

@@ -67,8 +67,12 @@ async def test_the_events_behind_a_retried_head_start_only_after_it_is_delivered
     seqs = [Webhook(hook["secret"]).verify(r.body, r.headers)["data"]["seq"] for r in receiver.accepted()]
     assert seqs == [1, 2, 3, 4]
     assert [r.payload["data"]["seq"] for r in receiver.requests] == [1, 1, 2, 3, 4]  # nothing skipped the line
-    rows = await _deliveries(api, hook["id"])
-    assert all(d.status == "delivered" for d in rows)
+    # The receiver answers before the delivery's row says so: wait for the record, not the request.
+    async def all_delivered() -> list[WebhookDelivery] | None:
+        rows = await _deliveries(api, hook["id"])
+        return rows if all(d.status == "delivered" for d in rows) else None
+
+    rows = await eventually(all_delivered, timeout_s=30)
     # Each delivery's workflow was started after the one before it was delivered (same
     # machine clock), and never had to wait for it (no timer, no signal).
     described = [await _describe(api, r) for r in rows]
