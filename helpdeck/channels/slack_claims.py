@@ -59,7 +59,7 @@ async def claim_from_slack(
     settings: Settings,
     config: LoadedConfig,
     press: slack.SlackAction,
-    press_id: str | None,
+    press_id: str,
 ) -> str:
     """Handle one Claim press; returns what happened (claimed | refused | taken | failed).
 

@@ -60,9 +60,9 @@ async def scrape_sdk_metrics(http: httpx.AsyncClient) -> str:
 
 
 async def refresh_backlog(client: Client, task_queue: str, db: Database) -> None:
-    """Running turns, open escalations and ingestions (visibility counts), webhook deliveries not yet delivered or
-    given up (database) and the task queue's approximate backlog; a failed read leaves the
-    previous value."""
+    """Running turns, open escalations and ingestions (visibility counts), webhook deliveries not
+    yet delivered or given up (database) and the task queue's approximate backlog; a failed read
+    leaves the previous value."""
 
     async def running(gauge: str, kind: str) -> None:
         query = f'HelpdeckKind = "{kind}" AND ExecutionStatus = "Running"'
