@@ -112,11 +112,16 @@ class WebhookActivities:
     async def attempt_delivery(self, params: AttemptInput) -> AttemptResult:
         company_id, delivery_id = uuid.UUID(params.company_id), uuid.UUID(params.delivery_id)
         async with self.db.session() as session:
-            if params.check_order and await dispatch.is_blocked(session, company_id, delivery_id):
-                return AttemptResult(False, "blocked")
-            prepared = await dispatch.prepare_attempt(
-                session, self.box, company_id, delivery_id, params.run, params.number
+            # One statement in the common case; the step-by-step path says why it is not.
+            prepared: dispatch.Request | dispatch.Finished | dispatch.Busy | None = await dispatch.claim_ready_attempt(
+                session, self.box, company_id, delivery_id, params.run, params.number, params.check_order
             )
+            if prepared is None:
+                if params.check_order and await dispatch.is_blocked(session, company_id, delivery_id):
+                    return AttemptResult(False, "blocked")
+                prepared = await dispatch.prepare_attempt(
+                    session, self.box, company_id, delivery_id, params.run, params.number
+                )
         if prepared is None:  # made and recorded already; only a failure leaves it pending
             return AttemptResult(done=params.retry_in_s is None, status="pending")
         if isinstance(prepared, dispatch.Busy):
@@ -128,6 +133,11 @@ class WebhookActivities:
         outcome = await self.poster.post(prepared.url, headers, prepared.body)
         retry_in = None if params.retry_in_s is None else timedelta(seconds=params.retry_in_s)
         async with self.db.session() as session:
+            code = outcome.status_code
+            if code is not None and 200 <= code < 300 and await dispatch.record_delivered(
+                session, company_id, delivery_id, params.run, params.number, outcome
+            ):
+                return AttemptResult(True, "delivered", code)
             finished = await dispatch.record_attempt(
                 session, company_id, delivery_id, params.run, params.number, outcome, retry_in
             )

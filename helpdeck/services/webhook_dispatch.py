@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, tuple_, update
+from sqlalchemy import delete, exists, func, literal_column, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -145,12 +146,6 @@ def _earlier(delivery: WebhookDelivery):  # type: ignore[no-untyped-def]
     )
 
 
-def _later(delivery: WebhookDelivery):  # type: ignore[no-untyped-def]
-    return tuple_(col(WebhookDelivery.event_created_at), col(WebhookDelivery.event_id)) > tuple_(
-        delivery.event_created_at, delivery.event_id
-    )
-
-
 async def is_blocked(session: AsyncSession, company_id: uuid.UUID, delivery_id: uuid.UUID) -> bool:
     """True while an earlier event of the same conversation is still pending at this endpoint."""
     delivery = await session.get(WebhookDelivery, delivery_id)
@@ -170,27 +165,6 @@ async def is_blocked(session: AsyncSession, company_id: uuid.UUID, delivery_id: 
         .limit(1)
     )
     return earlier.first() is not None
-
-
-async def _next_in_line(session: AsyncSession, delivery: WebhookDelivery) -> DeliveryRef | None:
-    """The delivery after this one in its (endpoint, conversation) line, still to be made."""
-    if delivery.conversation_id is None:
-        return None
-    following = (
-        await session.exec(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.endpoint_id == delivery.endpoint_id,
-                WebhookDelivery.conversation_id == delivery.conversation_id,
-                WebhookDelivery.status == "pending",
-                col(WebhookDelivery.runs) == 0,
-                _later(delivery),
-            )
-            .order_by(col(WebhookDelivery.event_created_at), col(WebhookDelivery.event_id))
-            .limit(1)
-        )
-    ).first()
-    return _ref(following) if following else None
 
 
 def _ref(d: WebhookDelivery) -> DeliveryRef:
@@ -293,8 +267,9 @@ class Finished:
     status: str  # delivered | failed | gone (the delivery no longer exists) | superseded
 
 
-def envelope(delivery: WebhookDelivery, payload: dict) -> bytes:
-    """The versioned body every endpoint receives (documented in docs/webhooks.md)."""
+def envelope(delivery: Any, payload: dict) -> bytes:
+    """The versioned body every endpoint receives (documented in docs/webhooks.md); `delivery` is
+    a WebhookDelivery or a row with its event_kind, event_id, event_created_at and company_id."""
     body = {
         "type": delivery.event_kind,
         "version": ENVELOPE_VERSION,
@@ -359,6 +334,72 @@ async def prepare_attempt(
     return request
 
 
+async def claim_ready_attempt(
+    session: AsyncSession,
+    box: SecretBox,
+    company_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    run: int,
+    number: int,
+    check_order: bool,
+) -> Request | None:
+    """The common case of `is_blocked` + `prepare_attempt` in one statement: take the lease of a
+    pending delivery whose endpoint is enabled, whose attempt is not recorded yet and (with
+    `check_order`) with nothing earlier pending in its line, returning what to send. None when
+    any of that is not so: the caller then asks the step-by-step path, which says why."""
+    deliveries, endpoints = WebhookDelivery.__table__, WebhookEndpoint.__table__  # type: ignore[attr-defined]
+    events, attempts = Event.__table__, WebhookAttempt.__table__  # type: ignore[attr-defined]
+    earlier = deliveries.alias("earlier")
+    now = datetime.now(UTC)
+    event_payload = select(events.c.payload).where(events.c.id == deliveries.c.event_id).scalar_subquery()
+    # The delivery's own copy (kept when the event row is not); a Python None is stored as JSON null.
+    own_payload = func.nullif(deliveries.c.payload, literal_column("'null'::jsonb"))
+    conditions = [
+        deliveries.c.id == delivery_id,
+        deliveries.c.company_id == company_id,
+        deliveries.c.status == "pending",
+        deliveries.c.runs == run,
+        or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+        endpoints.c.id == deliveries.c.endpoint_id,
+        endpoints.c.disabled_at.is_(None),
+        or_(own_payload.is_not(None), exists().where(events.c.id == deliveries.c.event_id)),
+        ~exists().where(attempts.c.delivery_id == delivery_id, attempts.c.run == run, attempts.c.number == number),
+    ]
+    if check_order:  # the condition of `is_blocked`
+        conditions.append(
+            ~exists().where(
+                earlier.c.endpoint_id == deliveries.c.endpoint_id,
+                earlier.c.conversation_id == deliveries.c.conversation_id,
+                earlier.c.status == "pending",
+                tuple_(earlier.c.event_created_at, earlier.c.event_id)
+                < tuple_(deliveries.c.event_created_at, deliveries.c.event_id),
+                earlier.c.created_at > now - STUCK_AFTER,
+            )
+        )
+    claimed = (
+        await session.execute(
+            update(deliveries)
+            .where(*conditions)
+            .values(lease_until=now + LEASE)
+            .returning(
+                deliveries.c.event_id,
+                deliveries.c.event_kind,
+                deliveries.c.event_created_at,
+                deliveries.c.company_id,
+                endpoints.c.url,
+                endpoints.c.sealed_secrets,
+                func.coalesce(own_payload, event_payload).label("payload"),
+            )
+        )
+    ).first()
+    if claimed is None:
+        await session.rollback()
+        return None
+    await session.commit()
+    active = [s.secret for s in webhook_signing.unseal(box, claimed.sealed_secrets) if s.active(now)]
+    return Request(claimed.url, active, webhook_id_for(claimed.event_id), envelope(claimed, claimed.payload))
+
+
 async def _finish(
     session: AsyncSession, delivery: WebhookDelivery, status: str, error: str, run: int
 ) -> Finished:
@@ -373,21 +414,102 @@ async def _finish(
     return Finished(status)
 
 
-async def _release_next_in_line(session: AsyncSession, delivery: WebhookDelivery) -> None:
+async def _release_next_in_line(session: AsyncSession, delivery: Any) -> None:
     """Give the next delivery of the line back to the relay, which starts it as the line's new
     head. After this delivery's commit: a delivery the relay inserts meanwhile is either seen
-    here, or sees this one finished and is started by the relay directly. Safe to repeat."""
-    following = await _next_in_line(session, delivery)
-    if following is not None:
-        await session.exec(  # type: ignore[call-overload]
-            update(WebhookDelivery)
+    here, or sees this one finished and is started by the relay directly. Safe to repeat.
+    `delivery` is a WebhookDelivery or a row with its endpoint, conversation and event keys."""
+    if delivery.conversation_id is not None:
+        deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
+        following = (  # the line's next delivery still to be made (a replay is not in the line)
+            select(deliveries.c.id)
             .where(
-                col(WebhookDelivery.id) == uuid.UUID(following.delivery_id),
-                col(WebhookDelivery.status) == "pending",
+                deliveries.c.endpoint_id == delivery.endpoint_id,
+                deliveries.c.conversation_id == delivery.conversation_id,
+                deliveries.c.status == "pending",
+                deliveries.c.runs == 0,
+                tuple_(deliveries.c.event_created_at, deliveries.c.event_id)
+                > tuple_(delivery.event_created_at, delivery.event_id),
             )
+            .order_by(deliveries.c.event_created_at, deliveries.c.event_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.id == following, deliveries.c.status == "pending")
             .values(workflow_started=False)
         )
     await session.commit()
+
+
+async def record_delivered(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    run: int,
+    number: int,
+    outcome: PostOutcome,
+) -> bool:
+    """`record_attempt` for a 2xx answer, in one statement plus the line's hand-over: log the
+    attempt, finish the delivery, and refresh the endpoint's coarse last-success time. False
+    (nothing written) when the delivery is not this run's pending one or its endpoint is gone:
+    the caller then asks `record_attempt`, which handles those cases."""
+    deliveries, endpoints = WebhookDelivery.__table__, WebhookEndpoint.__table__  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    logged = (
+        insert(WebhookAttempt)
+        .values(
+            id=uuid.uuid4(), company_id=company_id, delivery_id=delivery_id, run=run, number=number,
+            attempted_at=now, status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+            error=outcome.error[:500],
+        )
+        .on_conflict_do_nothing(constraint="uq_webhook_attempts_run_number")
+        .cte("logged")
+    )
+    touched = (  # no row lock is waited for: a coarse time, written by whichever delivery is first
+        update(endpoints)
+        .where(
+            endpoints.c.id == select(deliveries.c.endpoint_id).where(deliveries.c.id == delivery_id).scalar_subquery(),
+            or_(
+                endpoints.c.last_success_at.is_(None),
+                endpoints.c.last_success_at < now - LAST_SUCCESS_GRANULARITY,
+            ),
+        )
+        .values(last_success_at=now)
+        .cte("touched")
+    )
+    finished = (
+        await session.execute(
+            update(deliveries)
+            .add_cte(logged)
+            .add_cte(touched)
+            .where(
+                deliveries.c.id == delivery_id,
+                deliveries.c.company_id == company_id,
+                deliveries.c.status == "pending",
+                deliveries.c.runs == run,
+                endpoints.c.id == deliveries.c.endpoint_id,
+            )
+            .values(
+                status="delivered", attempts=deliveries.c.attempts + 1, last_status_code=outcome.status_code,
+                last_error="", delivered_at=now, next_attempt_at=None, lease_until=None,
+                updated_at=now,
+            )
+            .returning(
+                deliveries.c.endpoint_id,
+                deliveries.c.conversation_id,
+                deliveries.c.event_created_at,
+                deliveries.c.event_id,
+            )
+        )
+    ).first()
+    if finished is None:
+        await session.rollback()  # the attempt row and the endpoint's time with it
+        return False
+    await session.commit()
+    await _release_next_in_line(session, finished)
+    return True
 
 
 async def record_attempt(
