@@ -11,6 +11,7 @@ every webhook-id arrived exactly once per endpoint and in order per conversation
 
     .venv/bin/python bench/webhooks.py                                  # 500 events × 20 endpoints
     .venv/bin/python bench/webhooks.py --events 10000 --endpoints 20    # the issue's figure (hours here)
+    .venv/bin/python bench/webhooks.py --workers 1                      # plus one `python worker.py`
 
 Everything it starts is stopped on exit. See bench/README.md ("Webhooks") for figures.
 """
@@ -37,7 +38,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
+sys.path.insert(0, str(REPO / "bench"))
+from turn_overhead import _cpu_s, _processes  # noqa: E402 (CPU by process, from /proc)
 
 # --- the receivers (child process) ------------------------------------------------------------
 
@@ -133,10 +135,59 @@ async def baseline(client, count: int, concurrency: int) -> float:  # type: igno
         return count / (time.monotonic() - started)
 
 
+# --- CPU by process: the extra load on Temporal (and the rest) per delivery --------------------
+
+
+def cpu_groups(stack, receivers_pid: int, workers: list[subprocess.Popen]) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    groups = {
+        "bench process (worker, relay)": [os.getpid()],
+        "temporal": [stack.temporal.process.pid],
+        "receivers": [receivers_pid],
+    }
+    if workers:
+        groups["worker.py processes"] = [w.pid for w in workers]
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _ in procs:
+        children.setdefault(ppid, []).append(pid)
+    for pid, _, cmdline in procs:
+        if "postgres -D" in cmdline and str(stack.settings.data_dir) in cmdline:
+            groups["postgres"] = [pid, *children.get(pid, [])]  # the postmaster and its backends
+    return groups
+
+
+def _reaped_cpu_s(pid: int) -> float:
+    """CPU seconds of `pid`'s children that have exited (the postmaster's closed backends)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cpu_snapshot(groups: dict[str, list[int]]) -> dict[int, float]:
+    """CPU seconds by pid; the postmaster's include its backends that have exited."""
+    return {pid: _cpu_s(pid) + (_reaped_cpu_s(pid) if name == "postgres" and n == 0 else 0.0)
+            for name, pids in groups.items() for n, pid in enumerate(pids)}  # fmt: skip
+
+
+def cpu_ms_per(groups: dict[str, list[int]], before: dict[int, float], units: int) -> dict[str, float]:
+    """CPU milliseconds per unit of work, by group, since `before` (processes started since count whole)."""
+    after = cpu_snapshot(groups)
+    return {
+        name: round(sum(after[pid] - before.get(pid, 0.0) for pid in pids) * 1000 / max(1, units), 1)
+        for name, pids in groups.items()
+    }
+
+
+
 # --- the benchmark ----------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace, ports: list[int], down: set[int], control_port: int) -> dict:
+async def run(  # noqa: PLR0915 (one scenario, top to bottom)
+    args: argparse.Namespace, ports: list[int], down: set[int], control_port: int, receivers_pid: int
+) -> dict:
     from sqlalchemy import func, text
     from sqlmodel import select
 
@@ -165,7 +216,23 @@ async def run(args: argparse.Namespace, ports: list[int], down: set[int], contro
     try:
         resolved = stack.start(temporal_ui=False)
         runtime = await open_runtime(resolved)
-        runtime.worker_in_process = True
+        # Eager starts hand each new workflow to the starting process's worker: with more
+        # worker processes, the relay's process would get every delivery.
+        runtime.worker_in_process = not args.workers
+        workers = [
+            subprocess.Popen(  # noqa: ASYNC220 (before any load, like the receivers)
+                [sys.executable, str(REPO / "worker.py")],
+                env={
+                    **os.environ, "TEMPORAL_ADDRESS": resolved.temporal_address,
+                    "DATABASE_URL": resolved.database_url, "REDIS_URL": resolved.redis_url,
+                    "HELPDECK_SECRET_KEY": resolved.secret_key, "HELPDECK_TASK_QUEUE": resolved.task_queue,
+                    "HELPDECK_ALLOW_PRIVATE_URLS": "true", "HELPDECK_DATA_DIR": str(data_dir),
+                    "HELPDECK_LOG_LEVEL": "WARNING", "HELPDECK_LOG_JSON": "false",
+                },
+            )
+            for _ in range(args.workers)
+        ]
+        _STARTED.extend(workers)
         worker = build_worker(runtime.temporal, runtime)
         worker_task = asyncio.create_task(worker.run())
         await start_webhooks(runtime.temporal, resolved)
@@ -181,6 +248,8 @@ async def run(args: argparse.Namespace, ports: list[int], down: set[int], contro
         conversations = [uuid.uuid4() for _ in range(args.conversations)]
         expected = args.events * args.endpoints
 
+        groups = cpu_groups(stack, receivers_pid, workers)
+        cpu_before = cpu_snapshot(groups)
         started = time.monotonic()
         seqs: dict[uuid.UUID, int] = defaultdict(int)
         for first in range(0, args.events, 200):
@@ -210,6 +279,8 @@ async def run(args: argparse.Namespace, ports: list[int], down: set[int], contro
             if delivered >= expected:
                 break
         drained_s = time.monotonic() - started
+        groups = cpu_groups(stack, receivers_pid, workers)  # the database's backends of the whole run
+        cpu_per_delivery = cpu_ms_per(groups, cpu_before, delivered)
         stats = (await receivers_stats.get("/stats")).json()
 
         # The extra load on Temporal: workflows per event and history events per workflow (sampled).
@@ -253,10 +324,14 @@ async def run(args: argparse.Namespace, ports: list[int], down: set[int], contro
             "deliveries_per_s_overall": round(delivered / drained_s, 1),
             "load_average_1m_at_end": round(os.getloadavg()[0], 1),
             "baseline_bare_workflows_per_s": round(baseline_per_s, 1),
+            "worker_processes": 1 + args.workers,
+            "cpu_ms_per_delivery": cpu_per_delivery,
             "temporal_workflows_per_event": args.endpoints,
             "history_events_per_delivery_workflow_avg": round(sum(history_events) / max(1, len(history_events)), 1),
             "workflow_tasks_per_delivery_workflow_avg": round(sum(workflow_tasks) / max(1, len(workflow_tasks)), 2),
         }
+        for extra in workers:
+            extra.terminate()
         await worker.shutdown()
         worker_task.cancel()
         await runtime.close()
@@ -284,6 +359,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--baseline", type=int, default=300, help="bare workflows for the baseline")
+    parser.add_argument("--workers", type=int, default=0, help="extra worker processes (python worker.py)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` still stops every server it started
@@ -303,7 +379,7 @@ def main() -> None:
     _STARTED.append(receivers)
     try:
         assert receivers.stdout is not None and receivers.stdout.readline().strip() == "ready"
-        figures = asyncio.run(run(args, ports, down, control_port))
+        figures = asyncio.run(run(args, ports, down, control_port, receivers.pid))
     finally:
         receivers.terminate()
     print(json.dumps(figures, indent=2))
