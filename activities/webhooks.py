@@ -86,6 +86,7 @@ class WebhookActivities:
         def beat() -> None:
             activity.heartbeat(relayed, started)
 
+        beat()
         async with self.db.session() as session:  # the hand-over's safety net, once a round
             stalled = await dispatch.stalled_heads(session, STALLED_AFTER)
         for ref in stalled:

@@ -165,7 +165,9 @@ class WebhookDispatcherWorkflow:
                 WebhookActivities.relay_events,
                 relay,
                 start_to_close_timeout=timedelta(seconds=relay.run_for_s + 120),
-                heartbeat_timeout=timedelta(seconds=10),
+                # Generous: under a backlog the relay waits for database connections and CPU
+                # with thousands of deliveries; a dead worker's relay still moves within a minute.
+                heartbeat_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
             )
         workflow.continue_as_new(params)
