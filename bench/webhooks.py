@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -286,7 +287,9 @@ async def run(  # noqa: PLR0915 (one scenario, top to bottom)
         # The extra load on Temporal: workflows per event and history events per workflow (sampled).
         async with runtime.db.session() as session:
             rows = (await session.exec(text(
-                "SELECT endpoint_id, event_id, attempts FROM webhook_deliveries ORDER BY random() LIMIT 40"
+                # Delivered ones only: a run stopped by --timeout has deliveries not started yet.
+                "SELECT endpoint_id, event_id, attempts FROM webhook_deliveries WHERE status = 'delivered' "
+                "ORDER BY random() LIMIT 40"
             ))).all()
         history_events, workflow_tasks = [], []
         for endpoint_id, event_id, _attempts in rows:
@@ -338,6 +341,8 @@ async def run(  # noqa: PLR0915 (one scenario, top to bottom)
     finally:
         await receivers_stats.aclose()
         stack.stop()
+        if not args.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)  # hundreds of MB after a long run
     return figures
 
 
@@ -360,6 +365,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--baseline", type=int, default=300, help="bare workflows for the baseline")
     parser.add_argument("--workers", type=int, default=0, help="extra worker processes (python worker.py)")
+    parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir for a look afterwards")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` still stops every server it started
