@@ -443,6 +443,21 @@ async def _release_next_in_line(session: AsyncSession, delivery: Any) -> None:
     await session.commit()
 
 
+def _attempt_row(
+    company_id: uuid.UUID, delivery_id: uuid.UUID, run: int, number: int, outcome: PostOutcome, now: datetime
+):  # type: ignore[no-untyped-def]
+    """The attempt's log row; a retried activity's second insert of the same attempt does nothing."""
+    return (
+        insert(WebhookAttempt)
+        .values(
+            id=uuid.uuid4(), company_id=company_id, delivery_id=delivery_id, run=run, number=number,
+            attempted_at=now, status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+            error=outcome.error[:500],
+        )
+        .on_conflict_do_nothing(constraint="uq_webhook_attempts_run_number")
+    )
+
+
 async def record_delivered(
     session: AsyncSession,
     company_id: uuid.UUID,
@@ -457,16 +472,7 @@ async def record_delivered(
     the caller then asks `record_attempt`, which handles those cases."""
     deliveries, endpoints = WebhookDelivery.__table__, WebhookEndpoint.__table__  # type: ignore[attr-defined]
     now = datetime.now(UTC)
-    logged = (
-        insert(WebhookAttempt)
-        .values(
-            id=uuid.uuid4(), company_id=company_id, delivery_id=delivery_id, run=run, number=number,
-            attempted_at=now, status_code=outcome.status_code, latency_ms=outcome.latency_ms,
-            error=outcome.error[:500],
-        )
-        .on_conflict_do_nothing(constraint="uq_webhook_attempts_run_number")
-        .cte("logged")
-    )
+    logged = _attempt_row(company_id, delivery_id, run, number, outcome, now).cte("logged")
     touched = (  # no row lock is waited for: a coarse time, written by whichever delivery is first
         update(endpoints)
         .where(
@@ -537,21 +543,7 @@ async def record_attempt(
     if endpoint is None:
         return Finished("gone")
     now = datetime.now(UTC)
-    await session.exec(  # type: ignore[call-overload]
-        insert(WebhookAttempt)
-        .values(
-            id=uuid.uuid4(),
-            company_id=company_id,
-            delivery_id=delivery_id,
-            run=run,
-            number=number,
-            attempted_at=now,
-            status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms,
-            error=outcome.error[:500],
-        )
-        .on_conflict_do_nothing(constraint="uq_webhook_attempts_run_number")
-    )
+    await session.exec(_attempt_row(company_id, delivery_id, run, number, outcome, now))  # type: ignore[call-overload]
     delivery.attempts += 1
     delivery.last_status_code = outcome.status_code
     delivery.last_error = outcome.error[:500]
